@@ -1,0 +1,79 @@
+"""Sandbox throughput: the warm worker pool against a fresh interpreter per program.
+
+    python -m benchmarks.sandbox_throughput [--size 260] [--workers N] [--repeat 5]
+
+Runs the GSM8K-style corpus of ``benchmarks.sandbox_corpus`` through ``Sandbox`` and, in the same
+run and at the same concurrency, through the baseline: ``python -c PROGRAM`` per program, with the
+same libraries importable. Prints programs/s for both, their ratio, and the pool's latency per
+program when programs arrive one at a time. Every pool result must be ``ok`` and agree with the
+baseline's printed answer, or the benchmark fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from benchmarks.sandbox_corpus import build_corpus
+from sandbox import Sandbox
+from sandbox.runner import last_printed_line
+
+
+def fresh_interpreter(code: str) -> str | None:
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    return last_printed_line(completed.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=260, help="programs in the corpus (at least 200)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="programs run at once, by both")
+    parser.add_argument("--repeat", type=int, default=5, help="passes over the corpus for the pool's timing")
+    args = parser.parse_args()
+
+    corpus = build_corpus(args.size)
+    scientific = sum("numpy" in code or "sympy" in code for code in corpus)
+    print(f"corpus: {len(corpus)} programs, {scientific} importing numpy or sympy; {args.workers} at a time")
+
+    started = time.perf_counter()
+    with Sandbox(args.workers) as sandbox:
+        print(f"pool start-up: {time.perf_counter() - started:.2f} s (not counted below)")
+        sandbox.run_many(corpus)
+        started = time.perf_counter()
+        results = sandbox.run_many(corpus * args.repeat)
+        pool_rate = len(results) / (time.perf_counter() - started)
+        latencies = []
+        for code in corpus:
+            started = time.perf_counter()
+            sandbox.run(code)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(args.workers) as executor:
+        baseline_answers = list(executor.map(fresh_interpreter, corpus))
+    baseline_rate = len(corpus) / (time.perf_counter() - started)
+
+    failed = [result for result in results if not result.ok]
+    disagreements = sum(
+        expected is not None and result.answer != expected
+        for result, expected in zip(results, baseline_answers * args.repeat, strict=True)
+    )
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(f"pool:     {pool_rate:8.1f} programs/s  ({len(results)} programs)")
+    print(f"baseline: {baseline_rate:8.1f} programs/s  (fresh `python -c` per program)")
+    print(f"ratio:    {pool_rate / baseline_rate:8.1f}x")
+    print(
+        f"latency, one program at a time: median {statistics.median(latencies) * 1000:.2f} ms, "
+        f"p90 {quantiles[89] * 1000:.2f} ms, p99 {quantiles[98] * 1000:.2f} ms"
+    )
+    if failed or disagreements:
+        sys.exit(f"FAILED: {len(failed)} programs not ok, {disagreements} answers differ from the baseline")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Run untrusted, model-written Python programs and report how they ended.
+
+    with Sandbox() as sandbox:
+        result = sandbox.run("print(48 / 2)")
+        result.status, result.answer  # ("ok", "24.0")
+
+Defence in depth: RestrictedPython compilation with guards and an import allow-list
+(``sandbox.restricted``, ``sandbox.policy``), then each program in a fresh fork of a pre-loaded
+worker under kernel limits (``sandbox.jail``), a wall-clock deadline enforced from outside the
+program, an output cap, and nothing shared between programs. Knows nothing of models or HTTP.
+"""
+
+from sandbox.jail import IsolationReport
+from sandbox.limits import SandboxLimits
+from sandbox.pool import Sandbox, SandboxError
+from sandbox.result import ExecutionResult, Status
+
+__all__ = ["ExecutionResult", "IsolationReport", "Sandbox", "SandboxError", "SandboxLimits", "Status"]

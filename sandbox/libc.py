@@ -1,0 +1,36 @@
+"""The few C library calls the jail needs that Python 3.11's ``os`` module lacks."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP = 22
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+
+
+def _checked(result: int, what: str) -> int:
+    if result < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+    return result
+
+
+def prctl(option: int, *args: object) -> None:
+    padded = (*args, 0, 0, 0, 0)[:4]
+    _checked(_libc.prctl(option, *padded), f"prctl({option})")
+
+
+def unshare(flags: int) -> None:
+    _checked(_libc.unshare(flags), "unshare")
+
+
+def syscall(number: int, *args: object) -> int:
+    return _checked(_libc.syscall(number, *args), f"syscall({number})")

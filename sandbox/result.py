@@ -1,0 +1,51 @@
+"""What running one program produced: the contract every caller of the sandbox relies on."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    """How a program ended. Anything but ``OK`` is a failed program of thought."""
+
+    OK = "ok"
+    SYNTAX_ERROR = "syntax_error"
+    RUNTIME_ERROR = "runtime_error"
+    FORBIDDEN = "forbidden"
+    TIMEOUT = "timeout"
+    MEMORY_EXCEEDED = "memory_exceeded"
+    OUTPUT_EXCEEDED = "output_exceeded"
+    CRASHED = "crashed"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """The outcome of one program.
+
+    ``answer`` is only set for ``ok`` runs: the last non-empty printed line or, when nothing was
+    printed, the value of a final bare expression or of a ``solution()`` function.
+    """
+
+    status: Status
+    stdout: str = ""
+    answer: str | None = None
+    error: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExecutionResult:
+        """Rebuild a result from JSON that crossed a process boundary; raises ``ValueError`` on
+        anything malformed, since a program's process may have written it."""
+        stdout, answer, error = data.get("stdout", ""), data.get("answer"), data.get("error")
+        if not isinstance(stdout, str) or not all(isinstance(v, (str, type(None))) for v in (answer, error)):
+            raise ValueError("malformed execution result")
+        return cls(Status(data["status"]), stdout, answer, error, float(data.get("duration_s", 0.0)))
