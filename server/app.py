@@ -1,0 +1,304 @@
+"""The HTTP server: thin routes over the serving classes, errors in OpenAI's shape, admission
+control, Prometheus metrics, and an engine that loads in the background so that ``/health`` can
+tell a load balancer when the server is ready."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sandbox import Sandbox, SandboxError, SandboxLimits
+from server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
+from server.errors import ApiError, error_body
+from server.metrics import Metrics
+from server.prompts import resolve_style
+from server.protocol import ChatCompletionRequest, CompletionRequest, ModelList, SolveRequest, SolveResponse
+from server.serving_chat import ChatService
+from server.serving_completions import CompletionService
+from server.serving_models import ModelRegistry
+from server.serving_solve import SolveService
+from server.settings import ServerSettings
+from server.solver import Solver
+
+logger = logging.getLogger(__name__)
+
+EngineFactory = Callable[[ServerSettings], Awaitable[Engine]]
+
+_GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
+_KNOWN_PATHS = _GENERATING_PATHS | {"/v1/models", "/health", "/metrics"}
+_MAX_BODY_BYTES = 8 * 2**20
+_RETRY_AFTER_S = "1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Services:
+    models: ModelRegistry
+    solve: SolveService
+    chat: ChatService
+    completions: CompletionService
+
+
+class Runtime:
+    """What the routes serve with: the sandbox from start-up, the engine once it has loaded."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        metrics: Metrics,
+        engine_factory: EngineFactory,
+        on_load_failure: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.failure: str | None = None
+        self._engine_factory = engine_factory
+        self._on_load_failure = on_load_failure
+        self._sandbox: Sandbox | None = None
+        self._engine: Engine | None = None
+        self._services: Services | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        limits = SandboxLimits(timeout_s=self.settings.sandbox_timeout)
+        self._sandbox = await asyncio.to_thread(Sandbox, self.settings.sandbox_workers, limits=limits)
+        loading = asyncio.create_task(self._load())
+        try:
+            yield
+        finally:
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
+            if self._engine is not None:
+                await self._engine.close()
+            self._sandbox.close()
+
+    async def _load(self) -> None:
+        assert self._sandbox is not None
+        try:
+            engine = await self._engine_factory(self.settings)
+        except Exception as error:
+            logger.exception("the engine failed to load")
+            self.failure = f"the engine failed to load: {error}"
+            if self._on_load_failure is not None:
+                self._on_load_failure()
+            return
+        style = resolve_style(self.settings.prompt_style, engine.model_name, engine.has_chat_template)
+        solver = Solver(engine, self._sandbox, style, self.settings.sandbox_timeout)
+        models = ModelRegistry(engine.model_name, engine.max_model_len)
+        max_tokens = self.settings.default_max_tokens
+        self._engine = engine
+        self._services = Services(
+            models=models,
+            solve=SolveService(solver, models, self.metrics, max_tokens),
+            chat=ChatService(engine, solver, models, self.metrics, max_tokens),
+            completions=CompletionService(engine, models, self.metrics),
+        )
+        logger.info(
+            "ready: serving %s with %s prompts; models %s",
+            engine.model_name,
+            style,
+            [c.id for c in models.cards().data],
+        )
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise ApiError(503, self.failure or "the model is still loading", kind="service_unavailable")
+        return self._services
+
+    async def check_health(self) -> None:
+        self.services  # noqa: B018 - raises 503 while loading
+        assert self._engine is not None
+        await self._engine.check_health()
+
+
+class AdmissionControl:
+    """Bounds the generating requests in flight: past the bound, a request is refused at once with
+    503 and ``Retry-After`` instead of joining an ever-growing queue. Also counts every request
+    for the metrics, and refuses bodies too large to be a question."""
+
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
+        self._app = app
+        self._limit = limit
+        self._metrics = metrics
+        self._in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        path = scope["path"]
+        endpoint = path if path in _KNOWN_PATHS else "other"
+        limited = path in _GENERATING_PATHS
+        refusal = self._refusal(scope, limited)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            self._metrics.requests.labels(endpoint, str(refusal.status_code)).inc()
+            return
+        status = 500
+        if limited:
+            self._in_flight += 1
+            self._metrics.requests_in_flight.inc()
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_and_record)
+        finally:
+            if limited:
+                self._in_flight -= 1
+                self._metrics.requests_in_flight.dec()
+            self._metrics.requests.labels(endpoint, str(status)).inc()
+
+    def _refusal(self, scope: Scope, limited: bool) -> JSONResponse | None:
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if length.isdigit() and int(length) > _MAX_BODY_BYTES:
+            return _error(413, f"request body over {_MAX_BODY_BYTES // 2**20} MiB", "invalid_request_error")
+        if limited and self._in_flight >= self._limit:
+            refusal = _error(503, "the server is at capacity; retry shortly", "service_unavailable")
+            refusal.headers["Retry-After"] = _RETRY_AFTER_S
+            return refusal
+        return None
+
+
+def build_app(
+    settings: ServerSettings,
+    engine_factory: EngineFactory = start_engine,
+    on_load_failure: Callable[[], None] | None = None,
+) -> FastAPI:
+    metrics = Metrics()
+    runtime = Runtime(settings, metrics, engine_factory, on_load_failure)
+    app = FastAPI(title="potcot", version="0.1.0", lifespan=runtime.lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(AdmissionControl, limit=settings.max_concurrent_requests, metrics=metrics)
+    _add_error_handlers(app)
+
+    @app.post("/solve", response_model=SolveResponse)
+    async def solve(body: SolveRequest, request: Request) -> Any:
+        return await _until_disconnected(request, runtime.services.solve.solve(body, _request_id(request)))
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
+        return _respond(await _until_disconnected(request, runtime.services.chat.create(body, _request_id(request))))
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request) -> Any:
+        return _respond(
+            await _until_disconnected(request, runtime.services.completions.create(body, _request_id(request)))
+        )
+
+    @app.get("/v1/models", response_model=ModelList)
+    async def models() -> ModelList:
+        return runtime.services.models.cards()
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        await runtime.check_health()
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _request_id(request: Request) -> str:
+    return request.headers.get("x-request-id") or uuid.uuid4().hex
+
+
+def _respond(result: Any) -> Response:
+    """A stream as server-sent events; a whole response as JSON without its unset optional fields."""
+    if isinstance(result, Response):
+        return result
+    if hasattr(result, "__aiter__"):
+        return StreamingResponse(result, media_type="text/event-stream")
+    return JSONResponse(result.model_dump(exclude_none=True))
+
+
+async def _until_disconnected(request: Request, work: Coroutine[Any, Any, Any]) -> Any:
+    """Run a request's work, cancelling it if the client disconnects first: a client that gave up
+    must not keep the model generating."""
+    task = asyncio.create_task(work)
+    disconnected = asyncio.create_task(_wait_for_disconnect(request))
+    try:
+        done, _ = await asyncio.wait({task, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        disconnected.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    logger.info("client disconnected; request cancelled")
+    return Response(status_code=499)
+
+
+async def _wait_for_disconnect(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, message, kind, param).model_dump(), status_code=status)
+
+
+def _location(problem: Any) -> str:
+    """Where in the body a validation problem is: ``messages.0.content``."""
+    return ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return _error(error.status, error.message, error.kind, error.param)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = error.errors()
+        first = problems[0] if problems else {}
+        if first.get("type") == "json_invalid":
+            return _error(
+                400,
+                f"the request body is not valid JSON: {first.get('ctx', {}).get('error', '')}",
+                "invalid_request_error",
+            )
+        message = "; ".join(f"{_location(problem)}: {problem['msg']}" for problem in problems[:5])
+        return _error(400, message, "invalid_request_error", _location(first))
+
+    @app.exception_handler(EngineInputError)
+    async def engine_input(request: Request, error: EngineInputError) -> JSONResponse:
+        return _error(400, str(error), "invalid_request_error")
+
+    @app.exception_handler(EngineUnavailable)
+    async def engine_unavailable(request: Request, error: EngineUnavailable) -> JSONResponse:
+        return _error(503, str(error), "service_unavailable")
+
+    @app.exception_handler(SandboxError)
+    async def sandbox_unavailable(request: Request, error: SandboxError) -> JSONResponse:
+        return _error(503, str(error), "service_unavailable")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
+        return _error(error.status_code, str(error.detail), kind)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error serving %s", request.url.path)
+        return _error(500, "internal server error", "internal_server_error")

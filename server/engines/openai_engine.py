@@ -1,0 +1,177 @@
+"""Remote OpenAI-compatible servers (``vllm serve`` replicas, each with its own tensor or
+pipeline parallelism): potcot's way past one machine. Requests go round-robin over the replicas
+that pass their health check; a replica that refuses a connection is skipped until it recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import httpx
+
+from server.engines.base import (
+    ChoiceDelta,
+    Engine,
+    EngineInputError,
+    EngineUnavailable,
+    GenerationChunk,
+    SamplingOptions,
+)
+from server.prompts import Prompt
+
+logger = logging.getLogger(__name__)
+
+_HEALTH_INTERVAL_S = 5.0
+_HEALTH_TIMEOUT_S = 2.0
+
+
+class OpenAIEngine(Engine):
+    def __init__(
+        self, upstreams: Sequence[str], model_name: str, max_model_len: int, client: httpx.AsyncClient
+    ) -> None:
+        if not upstreams:
+            raise ValueError("the openai engine needs at least one --upstream URL")
+        self._upstreams = [url.rstrip("/") for url in upstreams]
+        self._healthy = dict.fromkeys(self._upstreams, True)
+        self._turn = itertools.count()
+        self._client = client
+        self._health_task: asyncio.Task[None] | None = None
+        self.model_name = model_name
+        self.max_model_len = max_model_len
+        self.has_chat_template = True  # the upstream applies its own template to chat messages
+
+    @classmethod
+    async def start(cls, upstreams: Sequence[str], model: str | None, max_model_len: int | None) -> OpenAIEngine:
+        """Connect, and learn the model's id and context length from the first upstream that answers."""
+        client = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=5.0))
+        card = await _first_model_card(client, upstreams, model)
+        engine = cls(upstreams, card["id"], card.get("max_model_len") or max_model_len or 4096, client)
+        engine._health_task = asyncio.create_task(engine._watch_health())
+        return engine
+
+    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+        path, body = self._request_body(prompt, options)
+        for upstream in self._rotation():
+            try:
+                async with self._client.stream(
+                    "POST", upstream + path, json=body, headers={"X-Request-Id": request_id}
+                ) as response:
+                    if response.status_code >= 500 or response.status_code == 429:
+                        self._healthy[upstream] = False
+                        continue
+                    if response.status_code >= 400:
+                        raise EngineInputError(_error_message(await response.aread()))
+                    async for chunk in _server_sent_chunks(response):
+                        yield chunk
+                    return
+            except httpx.TransportError as error:
+                logger.warning("upstream %s unreachable: %s", upstream, error)
+                self._healthy[upstream] = False
+        raise EngineUnavailable("no upstream server could take the request")
+
+    def _request_body(self, prompt: Prompt, options: SamplingOptions) -> tuple[str, dict[str, object]]:
+        body: dict[str, object] = {
+            "model": self.model_name,
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "n": options.n,
+            "seed": options.seed,
+            "stop": list(options.stop + prompt.stop) or None,
+            "presence_penalty": options.presence_penalty,
+            "frequency_penalty": options.frequency_penalty,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if prompt.messages is not None:
+            body["messages"] = [{"role": m.role, "content": m.content} for m in prompt.messages]
+            return "/v1/chat/completions", body
+        body["prompt"] = prompt.text
+        return "/v1/completions", body
+
+    def _rotation(self) -> list[str]:
+        """Every upstream once, healthy ones first, starting one further along each time."""
+        start = next(self._turn) % len(self._upstreams)
+        ordered = self._upstreams[start:] + self._upstreams[:start]
+        return sorted(ordered, key=lambda url: not self._healthy[url])
+
+    async def _watch_health(self) -> None:
+        while True:
+            await asyncio.gather(*(self._probe(upstream) for upstream in self._upstreams))
+            await asyncio.sleep(_HEALTH_INTERVAL_S)
+
+    async def _probe(self, upstream: str) -> None:
+        try:
+            response = await self._client.get(upstream + "/health", timeout=_HEALTH_TIMEOUT_S)
+            healthy = response.status_code == 200
+        except httpx.HTTPError:
+            healthy = False
+        if healthy != self._healthy[upstream]:
+            logger.warning("upstream %s is now %s", upstream, "healthy" if healthy else "unhealthy")
+        self._healthy[upstream] = healthy
+
+    async def check_health(self) -> None:
+        if not any(self._healthy.values()):
+            raise EngineUnavailable("no upstream server is healthy")
+
+    async def close(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+        await self._client.aclose()
+
+
+async def _first_model_card(client: httpx.AsyncClient, upstreams: Sequence[str], model: str | None) -> dict:
+    for upstream in upstreams:
+        try:
+            response = await client.get(upstream.rstrip("/") + "/v1/models", timeout=_HEALTH_TIMEOUT_S * 5)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            logger.warning("upstream %s did not list its models: %s", upstream, error)
+            continue
+        cards = response.json().get("data", [])
+        for card in cards:
+            if model is None or card.get("id") == model:
+                return card
+        raise EngineUnavailable(
+            f"upstream {upstream} does not serve {model!r}; it serves {[c.get('id') for c in cards]}"
+        )
+    raise EngineUnavailable(f"none of the upstream servers answered: {list(upstreams)}")
+
+
+async def _server_sent_chunks(response: httpx.Response) -> AsyncIterator[GenerationChunk]:
+    """OpenAI's streaming format: ``data: {json}`` lines, ending with ``data: [DONE]``."""
+    prompt_tokens = completion_tokens = 0
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[len("data:") :].strip()
+        if data == "[DONE]":
+            return
+        event = json.loads(data)
+        usage = event.get("usage") or {}
+        prompt_tokens = usage.get("prompt_tokens", prompt_tokens)
+        completion_tokens = usage.get("completion_tokens", completion_tokens)
+        deltas = tuple(
+            ChoiceDelta(
+                choice["index"],
+                choice.get("text") or (choice.get("delta") or {}).get("content") or "",
+                choice.get("finish_reason"),
+            )
+            for choice in event.get("choices", [])
+        )
+        yield GenerationChunk(deltas, prompt_tokens, completion_tokens)
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        error = json.loads(body)
+        return str(error.get("error", {}).get("message") or error.get("message") or error)
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace")[:500]

@@ -1,0 +1,21 @@
+"""Errors a client caused or must wait out, in OpenAI's error shape."""
+
+from __future__ import annotations
+
+from server.protocol import ErrorInfo, ErrorResponse
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error", param: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+        self.param = param
+
+    def body(self) -> ErrorResponse:
+        return error_body(self.status, self.message, self.kind, self.param)
+
+
+def error_body(status: int, message: str, kind: str, param: str | None = None) -> ErrorResponse:
+    return ErrorResponse(error=ErrorInfo(message=message, type=kind, param=param, code=status))

@@ -1,0 +1,109 @@
+"""What a model is asked, for each prompt style: the one place that turns a question into a
+program-of-thought or chain-of-thought prompt. Training builds its records with the same
+functions, so the prompts a model is trained on and served with never drift apart.
+
+Imports nothing heavy: no FastAPI, no vLLM.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import string
+from collections.abc import Sequence
+
+
+class PromptStyle(enum.StrEnum):
+    AUTO = "auto"
+    ALPACA = "alpaca"  # MAmmoTH checkpoints: the Alpaca instruction template
+    CHAT = "chat"  # instruct models: the tokenizer's chat template
+
+
+class Rationale(enum.StrEnum):
+    POT = "pot"  # program of thought: a Python program that prints the answer
+    COT = "cot"  # chain of thought: step-by-step text ending in the answer
+
+
+# MAmmoTH's evaluation trigger for programs of thought, appended to the question.
+POT_TRIGGER = "Let's write a program."
+
+ALPACA_TEMPLATE = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Response:"
+)
+# An Alpaca-tuned model that finishes its response tends to start the next instruction.
+ALPACA_STOP = ("### Instruction",)
+
+CHAT_POT_INSTRUCTION = (
+    "Write a Python program that computes the answer and prints it with print(). "
+    "Reply with the program in a ```python code block."
+)
+CHAT_COT_INSTRUCTION = 'Solve the problem step by step. End your reply with "The answer is X." where X is {what}.'
+
+CHOICE_LETTERS = string.ascii_uppercase
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prompt:
+    """What an engine is asked: raw text for completion-style models, or chat messages that the
+    engine renders with the model's chat template."""
+
+    text: str | None = None
+    messages: tuple[ChatMessage, ...] | None = None
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.messages is None):
+            raise ValueError("a prompt is either text or messages")
+
+
+def with_choices(question: str, choices: Sequence[str] | None) -> str:
+    """A multiple-choice question as MAmmoTH wrote it: ``Answer Choices: (A) 12 (B) 15``."""
+    if not choices:
+        return question
+    options = " ".join(f"({CHOICE_LETTERS[index]}) {choice}" for index, choice in enumerate(choices))
+    return f"{question}\nAnswer Choices: {options}"
+
+
+def instruction(question: str, rationale: Rationale, style: PromptStyle, choices: Sequence[str] | None = None) -> str:
+    """The instruction a model is given, in training records and at serving time alike."""
+    question = with_choices(question, choices)
+    if style is PromptStyle.ALPACA:
+        return f"{question} {POT_TRIGGER}" if rationale is Rationale.POT else question
+    if rationale is Rationale.POT:
+        return f"{question}\n\n{CHAT_POT_INSTRUCTION}"
+    what = "the letter of the correct choice" if choices else "the final answer"
+    return f"{question}\n\n{CHAT_COT_INSTRUCTION.format(what=what)}"
+
+
+def render(instruction_text: str, style: PromptStyle) -> Prompt:
+    """The prompt for an instruction, in the given (resolved) style."""
+    if style is PromptStyle.ALPACA:
+        return Prompt(text=ALPACA_TEMPLATE.format(instruction=instruction_text), stop=ALPACA_STOP)
+    if style is PromptStyle.CHAT:
+        return Prompt(messages=(ChatMessage("user", instruction_text),))
+    raise ValueError(f"resolve the prompt style before rendering, got {style}")
+
+
+def program_of_thought(question: str, style: PromptStyle, choices: Sequence[str] | None = None) -> Prompt:
+    return render(instruction(question, Rationale.POT, style, choices), style)
+
+
+def chain_of_thought(question: str, style: PromptStyle, choices: Sequence[str] | None = None) -> Prompt:
+    return render(instruction(question, Rationale.COT, style, choices), style)
+
+
+def resolve_style(requested: PromptStyle, model_name: str, has_chat_template: bool) -> PromptStyle:
+    """``auto``: MAmmoTH checkpoints were tuned on Alpaca records; other models use their chat
+    template when they have one."""
+    if requested is not PromptStyle.AUTO:
+        return requested
+    if "mammoth" in model_name.lower() or not has_chat_template:
+        return PromptStyle.ALPACA
+    return PromptStyle.CHAT

@@ -1,0 +1,228 @@
+"""``POST /v1/chat/completions``: plain generation for the model's own id; for its strategy ids
+(``NAME:hybrid``), a solve of the last user message, told as a transcript: the program, its output,
+the step-by-step fallback if there was one, and the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+
+from sandbox import ExecutionResult
+from server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk, SamplingOptions
+from server.errors import ApiError
+from server.metrics import Metrics
+from server.prompts import ChatMessage, Prompt, Rationale
+from server.protocol import (
+    ChatChoice,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatMessageOut,
+    ChatStreamChoice,
+    DeltaMessage,
+    SolveResponse,
+    Usage,
+)
+from server.serving_models import ModelRegistry
+from server.solver import Solution, SolveOptions, Solver, Strategy
+from server.streaming import DONE, error_event, event, primed
+
+_MAX_OUTPUT_SHOWN = 2_000
+
+
+class Transcript:
+    """A solve told as text. Streamed and whole replies are made of the same pieces."""
+
+    def __init__(self, emit: Callable[[str], object] | None = None) -> None:
+        self._pieces: list[str] = []
+        self._emit = emit
+
+    @property
+    def text(self) -> str:
+        return "".join(self._pieces)
+
+    def on_text(self, rationale: Rationale, text: str) -> None:
+        self._add(text)
+
+    def on_execution(self, result: ExecutionResult) -> None:
+        if result.ok:
+            shown = result.stdout.strip()[-_MAX_OUTPUT_SHOWN:] or "(nothing printed)"
+            self._add(f"\n\nOutput:\n```\n{shown}\n```")
+        else:
+            self._add(f"\n\nThe program failed ({result.status}): {result.error}")
+
+    def on_fallback(self, reason: str | None) -> None:
+        self._add(f"\n\nThe program gave no answer ({reason}), so let's reason step by step.\n\n")
+
+    def conclude(self, solution: Solution) -> None:
+        self._add(
+            f"\n\nThe answer is {solution.answer}." if solution.answer is not None else "\n\nNo answer was found."
+        )
+
+    def _add(self, piece: str) -> None:
+        self._pieces.append(piece)
+        if self._emit is not None:
+            self._emit(piece)
+
+
+class ChatService:
+    def __init__(
+        self, engine: Engine, solver: Solver, models: ModelRegistry, metrics: Metrics, default_max_tokens: int
+    ):
+        self._engine = engine
+        self._solver = solver
+        self._models = models
+        self._metrics = metrics
+        self._default_max_tokens = default_max_tokens
+
+    async def create(
+        self, request: ChatCompletionRequest, request_id: str
+    ) -> ChatCompletionResponse | AsyncIterator[str]:
+        strategy = self._models.strategy_for(request.model)
+        if strategy is not None:
+            return await self._solve(request, strategy, request_id)
+        prompt = Prompt(messages=tuple(ChatMessage(message.role, message.text) for message in request.messages))
+        options = SamplingOptions(
+            max_tokens=request.token_budget,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            n=request.n,
+            seed=request.seed,
+            stop=request.stop_sequences,
+            presence_penalty=request.presence_penalty,
+            frequency_penalty=request.frequency_penalty,
+        )
+        if request.stream:
+            return self._stream(request, await primed(self._engine.stream(prompt, options, request_id)))
+        generation = await self._engine.generate(prompt, options, request_id)
+        self._metrics.record_tokens(generation.prompt_tokens, generation.completion_tokens)
+        return ChatCompletionResponse(
+            model=request.model,
+            choices=[
+                ChatChoice(index=index, message=ChatMessageOut(content=text), finish_reason=reason)
+                for index, (text, reason) in enumerate(zip(generation.texts, generation.finish_reasons, strict=True))
+            ],
+            usage=Usage.of(generation.prompt_tokens, generation.completion_tokens),
+        )
+
+    async def _stream(
+        self, request: ChatCompletionRequest, chunks: AsyncGenerator[GenerationChunk, None]
+    ) -> AsyncIterator[str]:
+        header = _ChunkHeader(request.model)
+        for index in range(request.n):
+            yield event(header.chunk([ChatStreamChoice(index=index, delta=DeltaMessage(role="assistant", content=""))]))
+        prompt_tokens = completion_tokens = 0
+        try:
+            async for chunk in chunks:
+                prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
+                choices = [
+                    ChatStreamChoice(
+                        index=delta.index, delta=DeltaMessage(content=delta.text), finish_reason=delta.finish_reason
+                    )
+                    for delta in chunk.deltas
+                    if delta.text or delta.finish_reason
+                ]
+                if choices:
+                    yield event(header.chunk(choices))
+        except EngineInputError as error:
+            yield error_event(400, str(error), "invalid_request_error")
+        except EngineUnavailable as error:
+            yield error_event(503, str(error), "service_unavailable")
+        else:
+            self._metrics.record_tokens(prompt_tokens, completion_tokens)
+            if request.stream_options and request.stream_options.include_usage:
+                yield event(header.chunk([], usage=Usage.of(prompt_tokens, completion_tokens)))
+        finally:
+            await chunks.aclose()  # a client that left must not keep the model generating
+        yield DONE
+
+    async def _solve(
+        self, request: ChatCompletionRequest, strategy: Strategy, request_id: str
+    ) -> ChatCompletionResponse | AsyncIterator[str]:
+        if request.n != 1:
+            raise ApiError(400, "solving models answer with one choice: n must be 1", param="n")
+        questions = [message.text for message in request.messages if message.role == "user"]
+        if not questions or not questions[-1].strip():
+            raise ApiError(400, "solving models need a user message with the question", param="messages")
+        options = SolveOptions(
+            strategy=strategy,
+            max_tokens=request.token_budget or self._default_max_tokens,
+            # Solving is greedy unless the client asks otherwise, as /solve is.
+            temperature=request.temperature if "temperature" in request.model_fields_set else 0.0,
+            seed=request.seed,
+        )
+        if request.stream:
+            return await self._stream_solve(request, strategy, questions[-1], options, request_id)
+        transcript = Transcript()
+        solution = await self._solver.solve(questions[-1], options, request_id, transcript)
+        transcript.conclude(solution)
+        self._metrics.record_solution(solution, strategy)
+        return ChatCompletionResponse(
+            model=request.model,
+            choices=[ChatChoice(index=0, message=ChatMessageOut(content=transcript.text), finish_reason="stop")],
+            usage=Usage.of(solution.prompt_tokens, solution.completion_tokens),
+            solve=SolveResponse.of(solution, strategy, self._models.model_name),
+        )
+
+    async def _stream_solve(
+        self, request: ChatCompletionRequest, strategy: Strategy, question: str, options: SolveOptions, request_id: str
+    ) -> AsyncIterator[str]:
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        transcript = Transcript(pieces.put_nowait)
+
+        async def solve() -> Solution:
+            try:
+                solution = await self._solver.solve(question, options, request_id, transcript)
+                transcript.conclude(solution)
+                return solution
+            finally:
+                pieces.put_nowait(None)
+
+        task = asyncio.create_task(solve())
+        first = await pieces.get()
+        if first is None:
+            await task  # failed before saying anything: let the error be an HTTP error
+        return self._stream_pieces(request, strategy, task, first, pieces)
+
+    async def _stream_pieces(
+        self,
+        request: ChatCompletionRequest,
+        strategy: Strategy,
+        task: asyncio.Task[Solution],
+        piece: str | None,
+        pieces: asyncio.Queue[str | None],
+    ) -> AsyncIterator[str]:
+        header = _ChunkHeader(request.model)
+        try:
+            yield event(header.chunk([ChatStreamChoice(index=0, delta=DeltaMessage(role="assistant", content=""))]))
+            while piece is not None:
+                yield event(header.chunk([ChatStreamChoice(index=0, delta=DeltaMessage(content=piece))]))
+                piece = await pieces.get()
+            try:
+                solution = await task
+            except EngineInputError as error:
+                yield error_event(400, str(error), "invalid_request_error")
+            except EngineUnavailable as error:
+                yield error_event(503, str(error), "service_unavailable")
+            else:
+                self._metrics.record_solution(solution, strategy)
+                yield event(header.chunk([ChatStreamChoice(index=0, delta=DeltaMessage(), finish_reason="stop")]))
+                if request.stream_options and request.stream_options.include_usage:
+                    yield event(header.chunk([], usage=Usage.of(solution.prompt_tokens, solution.completion_tokens)))
+            yield DONE
+        finally:
+            task.cancel()  # the client left: stop generating for it
+
+
+class _ChunkHeader:
+    """What every chunk of one streamed response shares."""
+
+    def __init__(self, model: str) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.model = model
+
+    def chunk(self, choices: list[ChatStreamChoice], usage: Usage | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=choices, usage=usage)

@@ -1,0 +1,93 @@
+"""``POST /v1/completions``: plain text generation for the model's own id."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+
+from server.engines import Engine, EngineInputError, EngineUnavailable, Generation, GenerationChunk, SamplingOptions
+from server.errors import ApiError
+from server.metrics import Metrics
+from server.prompts import Prompt
+from server.protocol import CompletionChoice, CompletionRequest, CompletionResponse, Usage
+from server.serving_models import ModelRegistry
+from server.streaming import DONE, error_event, event, primed
+
+
+class CompletionService:
+    def __init__(self, engine: Engine, models: ModelRegistry, metrics: Metrics) -> None:
+        self._engine = engine
+        self._models = models
+        self._metrics = metrics
+
+    async def create(self, request: CompletionRequest, request_id: str) -> CompletionResponse | AsyncIterator[str]:
+        if self._models.strategy_for(request.model) is not None:
+            raise ApiError(400, "solving models answer chat completions: use /v1/chat/completions", param="model")
+        options = SamplingOptions(
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            n=request.n,
+            seed=request.seed,
+            stop=request.stop_sequences,
+            presence_penalty=request.presence_penalty,
+            frequency_penalty=request.frequency_penalty,
+        )
+        prompts = request.prompts
+        if request.stream:
+            if len(prompts) != 1:
+                raise ApiError(400, "streaming takes a single prompt", param="prompt")
+            return self._stream(
+                request, await primed(self._engine.stream(Prompt(text=prompts[0]), options, request_id))
+            )
+        generations = await asyncio.gather(
+            *(self._engine.generate(Prompt(text=text), options, f"{request_id}-{i}") for i, text in enumerate(prompts))
+        )
+        return self._response(request, generations)
+
+    def _response(self, request: CompletionRequest, generations: list[Generation]) -> CompletionResponse:
+        prompt_tokens = sum(generation.prompt_tokens for generation in generations)
+        completion_tokens = sum(generation.completion_tokens for generation in generations)
+        self._metrics.record_tokens(prompt_tokens, completion_tokens)
+        choices = [
+            CompletionChoice(index=position * request.n + index, text=text, finish_reason=reason)
+            for position, generation in enumerate(generations)
+            for index, (text, reason) in enumerate(zip(generation.texts, generation.finish_reasons, strict=True))
+        ]
+        return CompletionResponse(
+            model=request.model, choices=choices, usage=Usage.of(prompt_tokens, completion_tokens)
+        )
+
+    async def _stream(
+        self, request: CompletionRequest, chunks: AsyncGenerator[GenerationChunk, None]
+    ) -> AsyncIterator[str]:
+        response_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+        prompt_tokens = completion_tokens = 0
+        try:
+            async for chunk in chunks:
+                prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
+                choices = [
+                    CompletionChoice(index=delta.index, text=delta.text, finish_reason=delta.finish_reason)
+                    for delta in chunk.deltas
+                    if delta.text or delta.finish_reason
+                ]
+                if choices:
+                    yield event(
+                        CompletionResponse(id=response_id, created=created, model=request.model, choices=choices)
+                    )
+        except EngineInputError as error:
+            yield error_event(400, str(error), "invalid_request_error")
+        except EngineUnavailable as error:
+            yield error_event(503, str(error), "service_unavailable")
+        else:
+            self._metrics.record_tokens(prompt_tokens, completion_tokens)
+            if request.stream_options and request.stream_options.include_usage:
+                usage = Usage.of(prompt_tokens, completion_tokens)
+                yield event(
+                    CompletionResponse(id=response_id, created=created, model=request.model, choices=[], usage=usage)
+                )
+        finally:
+            await chunks.aclose()
+        yield DONE

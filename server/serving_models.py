@@ -1,0 +1,29 @@
+"""The model ids potcot serves: the model itself, for plain generation, and one id per solve
+strategy, ``NAME:hybrid``, ``NAME:pot`` and ``NAME:cot``, which answer chat requests by solving."""
+
+from __future__ import annotations
+
+from server.errors import ApiError
+from server.protocol import ModelCard, ModelList
+from server.solver import Strategy
+
+_SEPARATOR = ":"
+
+
+class ModelRegistry:
+    def __init__(self, model_name: str, max_model_len: int) -> None:
+        self.model_name = model_name
+        self.max_model_len = max_model_len
+        self._strategies = {f"{model_name}{_SEPARATOR}{strategy.value}": strategy for strategy in Strategy}
+
+    def cards(self) -> ModelList:
+        ids = [self.model_name, *self._strategies]
+        return ModelList(data=[ModelCard(id=model_id, max_model_len=self.max_model_len) for model_id in ids])
+
+    def strategy_for(self, model_id: str | None) -> Strategy | None:
+        """The solve strategy a model id stands for; None for the plain model."""
+        if model_id is None or model_id == self.model_name:
+            return None
+        if model_id in self._strategies:
+            return self._strategies[model_id]
+        raise ApiError(404, f"the model {model_id!r} does not exist; see GET /v1/models", param="model")

@@ -1,0 +1,31 @@
+"""``POST /solve``: one question, solved by the hybrid solver."""
+
+from __future__ import annotations
+
+from server.errors import ApiError
+from server.metrics import Metrics
+from server.protocol import SolveRequest, SolveResponse
+from server.serving_models import ModelRegistry
+from server.solver import SolveOptions, Solver
+
+
+class SolveService:
+    def __init__(self, solver: Solver, models: ModelRegistry, metrics: Metrics, default_max_tokens: int) -> None:
+        self._solver = solver
+        self._models = models
+        self._metrics = metrics
+        self._default_max_tokens = default_max_tokens
+
+    async def solve(self, request: SolveRequest, request_id: str) -> SolveResponse:
+        if self._models.strategy_for(request.model) is not None:
+            raise ApiError(400, "/solve takes the plain model id; choose the strategy with 'strategy'", param="model")
+        options = SolveOptions(
+            strategy=request.strategy,
+            choices=request.choices,
+            max_tokens=request.max_tokens or self._default_max_tokens,
+            temperature=request.temperature,
+            seed=request.seed,
+        )
+        solution = await self._solver.solve(request.question, options, request_id)
+        self._metrics.record_solution(solution, request.strategy)
+        return SolveResponse.of(solution, request.strategy, self._models.model_name)

@@ -1,0 +1,50 @@
+"""One settings object for the server, read from ``potcot serve`` flags and ``POTCOT_*``
+environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.prompts import PromptStyle
+
+
+class ServerSettings(BaseSettings):
+    """Serve a math model with hybrid program-of-thought / chain-of-thought decoding."""
+
+    model_config = SettingsConfigDict(env_prefix="POTCOT_", cli_kebab_case=True, cli_implicit_flags=True)
+
+    model: str | None = Field(
+        None,
+        description="a local checkpoint directory or a hub id (for machines with hub access); "
+        "default: the embedded SmolLM2-135M-Instruct",
+    )
+    served_model_name: str | None = Field(None, description="the model id clients use; default: the model's name")
+    prompt_style: PromptStyle = Field(PromptStyle.AUTO, description="alpaca (MAmmoTH checkpoints), chat, or auto")
+    engine: Literal["vllm", "openai"] = Field(
+        "vllm", description="vLLM in-process, or remote OpenAI-compatible servers"
+    )
+    upstream: list[str] = Field(
+        default_factory=list, description="with --engine openai: base URLs of the servers (repeat the flag)"
+    )
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="port to listen on")
+    max_model_len: int | None = Field(4096, ge=16, description="context length; default: 4096 (None: the model's)")
+    dtype: str = Field("auto", description="weights and activations dtype for vLLM")
+    gpu_memory_utilization: float | None = Field(
+        None, gt=0, le=1, description="vLLM's memory share (on CPU: of host memory); default 0.9 GPU, 0.3 CPU"
+    )
+    enforce_eager: bool | None = Field(None, description="skip graph compilation; default: on for CPU")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs to shard the model over")
+    max_concurrent_requests: int = Field(
+        256, ge=1, description="requests in flight; more are refused with 503 and Retry-After"
+    )
+    default_max_tokens: int = Field(768, ge=1, description="generation budget of each /solve attempt")
+    sandbox_workers: int | None = Field(None, ge=1, description="sandbox worker processes; default: one per core")
+    sandbox_timeout: float = Field(5.0, gt=0, le=600, description="seconds a generated program may run")
+    cache_dir: Path = Field(Path.home() / ".cache" / "potcot", description="where the embedded model is converted")
+    graceful_shutdown_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="server log level")

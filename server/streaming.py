@@ -1,0 +1,46 @@
+"""Server-sent events for OpenAI-style streaming responses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from server.errors import error_body
+
+DONE = "data: [DONE]\n\n"
+
+T = TypeVar("T")
+
+
+def event(payload: BaseModel) -> str:
+    return f"data: {payload.model_dump_json(exclude_none=True)}\n\n"
+
+
+def error_event(status: int, message: str, kind: str) -> str:
+    return event(error_body(status, message, kind))
+
+
+async def primed(items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """Start ``items`` now, so that a request that fails at once (a prompt longer than the
+    context) fails as an HTTP error rather than inside a stream already answered with 200."""
+    try:
+        first = await anext(items)
+    except StopAsyncIteration:
+        return _empty()
+    return _chain(first, items)
+
+
+async def _chain(first: T, rest: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    try:
+        yield first
+        async for item in rest:
+            yield item
+    finally:
+        await rest.aclose()  # a client that left must not keep the model generating
+
+
+async def _empty() -> AsyncGenerator[T, None]:
+    return
+    yield

@@ -1,0 +1,94 @@
+"""Tables for the pure answer functions, one per behaviour."""
+
+import pytest
+
+from server.answers import clean_program_answer, extract_answer, extract_program, last_boxed, to_choice
+
+PROGRAMS = [
+    ("fenced python", "Here:\n```python\nx = 2\nprint(x)\n```\nDone.", "x = 2\nprint(x)"),
+    ("fenced py", "```py\nprint(1)\n```", "print(1)"),
+    ("python before plain", "```\n42\n```\n```python\nprint(42)\n```", "print(42)"),
+    ("plain fence with code", "```\ntotal = 3 * 4\nprint(total)\n```", "total = 3 * 4\nprint(total)"),
+    ("unterminated fence", "```python\nprint(7)\n", "print(7)"),
+    (
+        "bare code (MAmmoTH)",
+        "apples = 10\neaten = 3\nprint(apples - eaten)",
+        "apples = 10\neaten = 3\nprint(apples - eaten)",
+    ),
+    ("bare code then prose", "x = 5\nprint(x)\nThis prints five.", "x = 5\nprint(x)"),
+    ("prose only", "The answer is 5.", None),
+    ("a lone word", "Hello", None),
+    ("empty", "", None),
+    ("broken fenced code is still the program", "```python\nprint(1\n```", "print(1"),
+]
+
+
+@pytest.mark.parametrize(("completion", "program"), [p[1:] for p in PROGRAMS], ids=[p[0] for p in PROGRAMS])
+def test_extract_program(completion: str, program: str | None) -> None:
+    assert extract_program(completion) == program
+
+
+ANSWERS = [
+    ("the answer is", "She has 3 + 4 = 7 apples. The answer is 7.", None, True, "7"),
+    ("last answer is wins", "The answer is 3. Wait, the answer is 5.", None, True, "5"),
+    ("answer is with colon and bold", "So the answer is: **$18**.", None, True, "$18"),
+    ("boxed", "Thus $x = \\boxed{\\frac{1}{2}}$.", None, True, "\\frac{1}{2}"),
+    ("nested boxed", "\\boxed{\\sqrt{2}+{1}}", None, True, "\\sqrt{2}+{1}"),
+    ("lenient last number", "First 3, then 4, finally 12,000", None, True, "12000"),
+    ("strict finds nothing", "First 3, then 4", None, False, None),
+    ("choice letter", "Comparing the options, (C) is right.", ["1", "2", "3"], True, "C"),
+    ("choice in answer phrase", "The answer is (B).", ["1", "2"], True, "(B)"),
+    ("nothing", "I do not know.", None, True, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "choices", "lenient", "answer"), [a[1:] for a in ANSWERS], ids=[a[0] for a in ANSWERS]
+)
+def test_extract_answer(text: str, choices: list[str] | None, lenient: bool, answer: str | None) -> None:
+    assert extract_answer(text, choices, lenient=lenient) == answer
+
+
+@pytest.mark.parametrize(("text", "boxed"), [("\\boxed{5}", "5"), ("no box", None), ("\\boxed{unclosed", None)])
+def test_last_boxed(text: str, boxed: str | None) -> None:
+    assert last_boxed(text) == boxed
+
+
+PROGRAM_ANSWERS = [
+    ("Total number of clips: 2400", "2400"),
+    ("x = 5", "5"),
+    ("12 * 7 = 84", "84"),
+    ("The answer is 18.", "18"),
+    ("The total cost is $18.50.", "$18.50"),
+    ("18.0", "18.0"),
+    ("[-2, 2]", "[-2, 2]"),
+    ("{x: 2, y: 8}", "{x: 2, y: 8}"),
+    ("{'a': 1}", "{'a': 1}"),
+    ("1/2", "1/2"),
+]
+
+
+@pytest.mark.parametrize(("line", "answer"), PROGRAM_ANSWERS)
+def test_clean_program_answer(line: str, answer: str) -> None:
+    assert clean_program_answer(line) == answer
+
+
+CHOICES = [
+    ("letter", "B", ["12", "15", "18"], "B"),
+    ("parenthesised letter", "(c)", ["12", "15", "18"], "C"),
+    ("letter out of range", "D", ["12", "15", "18"], None),
+    ("option text", "fifteen", ["twelve", "Fifteen"], "B"),
+    ("equal value", "15.0", ["12", "15", "18"], "B"),
+    ("currency and commas", "$1,200", ["$1,000", "$1,200"], "B"),
+    ("fraction option", "0.75", ["1/2", "3/4"], "B"),
+    ("nearest, unambiguous", "3.333", ["10/3", "5", "7"], "A"),
+    ("equidistant is ambiguous", "7", ["5", "9"], None),
+    ("too far from every option", "100", ["5", "9"], None),
+    ("no number", "many", ["5", "9"], None),
+    ("no answer", None, ["5", "9"], None),
+]
+
+
+@pytest.mark.parametrize(("answer", "choices", "letter"), [c[1:] for c in CHOICES], ids=[c[0] for c in CHOICES])
+def test_to_choice(answer: str | None, choices: list[str], letter: str | None) -> None:
+    assert to_choice(answer, choices) == letter

