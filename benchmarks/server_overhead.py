@@ -28,7 +28,7 @@ from server.settings import ServerSettings
 ENGINE_FLAGS = ("--max-model-len", "2048", "--gpu-memory-utilization", "0.3")
 QUESTIONS = [
     f"A shop sells {price} pencils for ${cost}. How much do {count} pencils cost? Explain."
-    for price, cost, count in [(3, 2, 12), (5, 4, 20), (2, 1, 9), (4, 3, 16), (6, 5, 30), (10, 7, 25), (8, 6, 40), (7, 2, 21)]
+    for price, cost, count in [(3, 2, 12), (5, 4, 20), (2, 1, 9), (4, 3, 16), (6, 5, 30), (10, 7, 25), (8, 6, 40)]
 ] + [
     f"A train travels at {speed} km/h for {hours} hours. How far does it go? Reason step by step."
     for speed, hours in [(60, 3), (80, 2), (45, 4), (90, 5), (72, 6), (55, 2), (100, 3), (65, 7)]

@@ -1,6 +1,6 @@
 """potcot through the official OpenAI client: plain generation and a hybrid solve, streamed.
 
-    .venv/bin/python examples/openai_client.py   # with `make run` serving on 127.0.0.1:8000
+.venv/bin/python examples/openai_client.py   # with `make run` serving on 127.0.0.1:8000
 """
 
 from openai import OpenAI

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from sandbox import ExecutionResult
+from server.engines.base import SamplingOptions
 from server.solver import Attempt, Solution, Strategy
 
 
@@ -158,11 +159,18 @@ class _SamplingRequest(_Request):
             raise ValueError("at most 4 stop sequences")
         return stop
 
-    @property
-    def stop_sequences(self) -> tuple[str, ...]:
-        if self.stop is None:
-            return ()
-        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+    def sampling_options(self, max_tokens: int | None) -> SamplingOptions:
+        stop = () if self.stop is None else (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+        return SamplingOptions(
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            n=self.n,
+            seed=self.seed,
+            stop=stop,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+        )
 
 
 class StreamOptions(BaseModel):

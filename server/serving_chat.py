@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from sandbox import ExecutionResult
-from server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk, SamplingOptions
+from server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk
 from server.errors import ApiError
 from server.metrics import Metrics
 from server.prompts import ChatMessage, Prompt, Rationale
@@ -27,7 +27,7 @@ from server.protocol import (
 )
 from server.serving_models import ModelRegistry
 from server.solver import Solution, SolveOptions, Solver, Strategy
-from server.streaming import DONE, error_event, event, primed
+from server.streaming import DONE, engine_error_event, event, primed
 
 _MAX_OUTPUT_SHOWN = 2_000
 
@@ -84,16 +84,7 @@ class ChatService:
         if strategy is not None:
             return await self._solve(request, strategy, request_id)
         prompt = Prompt(messages=tuple(ChatMessage(message.role, message.text) for message in request.messages))
-        options = SamplingOptions(
-            max_tokens=request.token_budget,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            n=request.n,
-            seed=request.seed,
-            stop=request.stop_sequences,
-            presence_penalty=request.presence_penalty,
-            frequency_penalty=request.frequency_penalty,
-        )
+        options = request.sampling_options(request.token_budget)
         if request.stream:
             return self._stream(request, await primed(self._engine.stream(prompt, options, request_id)))
         generation = await self._engine.generate(prompt, options, request_id)
@@ -126,10 +117,8 @@ class ChatService:
                 ]
                 if choices:
                     yield event(header.chunk(choices))
-        except EngineInputError as error:
-            yield error_event(400, str(error), "invalid_request_error")
-        except EngineUnavailable as error:
-            yield error_event(503, str(error), "service_unavailable")
+        except (EngineInputError, EngineUnavailable) as error:
+            yield engine_error_event(error)
         else:
             self._metrics.record_tokens(prompt_tokens, completion_tokens)
             if request.stream_options and request.stream_options.include_usage:
@@ -202,10 +191,8 @@ class ChatService:
                 piece = await pieces.get()
             try:
                 solution = await task
-            except EngineInputError as error:
-                yield error_event(400, str(error), "invalid_request_error")
-            except EngineUnavailable as error:
-                yield error_event(503, str(error), "service_unavailable")
+            except (EngineInputError, EngineUnavailable) as error:
+                yield engine_error_event(error)
             else:
                 self._metrics.record_solution(solution, strategy)
                 yield event(header.chunk([ChatStreamChoice(index=0, delta=DeltaMessage(), finish_reason="stop")]))

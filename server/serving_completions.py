@@ -7,13 +7,13 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from server.engines import Engine, EngineInputError, EngineUnavailable, Generation, GenerationChunk, SamplingOptions
+from server.engines import Engine, EngineInputError, EngineUnavailable, Generation, GenerationChunk
 from server.errors import ApiError
 from server.metrics import Metrics
 from server.prompts import Prompt
 from server.protocol import CompletionChoice, CompletionRequest, CompletionResponse, Usage
 from server.serving_models import ModelRegistry
-from server.streaming import DONE, error_event, event, primed
+from server.streaming import DONE, engine_error_event, event, primed
 
 
 class CompletionService:
@@ -25,16 +25,7 @@ class CompletionService:
     async def create(self, request: CompletionRequest, request_id: str) -> CompletionResponse | AsyncIterator[str]:
         if self._models.strategy_for(request.model) is not None:
             raise ApiError(400, "solving models answer chat completions: use /v1/chat/completions", param="model")
-        options = SamplingOptions(
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            n=request.n,
-            seed=request.seed,
-            stop=request.stop_sequences,
-            presence_penalty=request.presence_penalty,
-            frequency_penalty=request.frequency_penalty,
-        )
+        options = request.sampling_options(request.max_tokens)
         prompts = request.prompts
         if request.stream:
             if len(prompts) != 1:
@@ -77,10 +68,8 @@ class CompletionService:
                     yield event(
                         CompletionResponse(id=response_id, created=created, model=request.model, choices=choices)
                     )
-        except EngineInputError as error:
-            yield error_event(400, str(error), "invalid_request_error")
-        except EngineUnavailable as error:
-            yield error_event(503, str(error), "service_unavailable")
+        except (EngineInputError, EngineUnavailable) as error:
+            yield engine_error_event(error)
         else:
             self._metrics.record_tokens(prompt_tokens, completion_tokens)
             if request.stream_options and request.stream_options.include_usage:

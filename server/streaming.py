@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from server.engines import EngineInputError
 from server.errors import error_body
 
 DONE = "data: [DONE]\n\n"
@@ -18,8 +19,11 @@ def event(payload: BaseModel) -> str:
     return f"data: {payload.model_dump_json(exclude_none=True)}\n\n"
 
 
-def error_event(status: int, message: str, kind: str) -> str:
-    return event(error_body(status, message, kind))
+def engine_error_event(error: Exception) -> str:
+    """An engine failure met after a stream began: the status is already sent, so it is an event."""
+    if isinstance(error, EngineInputError):
+        return event(error_body(400, str(error), "invalid_request_error"))
+    return event(error_body(503, str(error), "service_unavailable"))
 
 
 async def primed(items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 
 from vllm import SamplingParams
@@ -24,8 +23,6 @@ from server.engines.base import (
 )
 from server.prompts import Prompt
 from server.settings import ServerSettings
-
-logger = logging.getLogger(__name__)
 
 # On CPU vLLM reads gpu_memory_utilization as a share of host memory; 0.3 leaves a 2-core, 24 GiB
 # machine a few GiB of KV cache, plenty for small models.
