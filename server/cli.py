@@ -8,16 +8,22 @@ import json
 import logging
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, CliApp, CliPositionalArg, CliSubCommand, SettingsConfigDict
 
+from benchmarks.grading import Grading
 from sandbox import Sandbox, SandboxLimits
 from server.settings import ServerSettings
 from server.solver import Strategy
+
+if TYPE_CHECKING:
+    from benchmarks.client import BenchConfig
 
 
 class SandboxCommand(BaseModel):
@@ -68,6 +74,71 @@ class SolveCommand(ServerSettings):
         print(json.dumps(response, indent=2))
 
 
+class CompareCommand(BaseModel):
+    """Put a run's accuracy next to the MAmmoTH paper's published figures, and save the table."""
+
+    run: CliPositionalArg[Path] = Field(description="a benchmark output folder (--out of potcot bench)")
+    model: str = Field("MAmmoTH-7B", description="the published model to compare with")
+    published: Path | None = Field(None, description="default: shared/data/published/mammoth.json")
+
+    def cli_cmd(self) -> None:
+        from benchmarks.datasets import default_data_dir
+        from benchmarks.summary import comparison_table
+
+        published_path = self.published or default_data_dir().parent / "published" / "mammoth.json"
+        summary = json.loads(_read_text(str(self.run / "summary.json")))
+        published = json.loads(_read_text(str(published_path)))
+        try:
+            table = comparison_table(summary, published, self.model)
+        except ValueError as error:
+            raise SystemExit(f"potcot: {error}") from None
+        (self.run / "comparison.md").write_text(table, encoding="utf-8")
+        print(table)
+
+
+class BenchCommand(ServerSettings):
+    """Run datasets of the MAmmoTH suite through potcot's solver and grade the answers: against a
+    server (--url), or in this process (the model and engine flags of potcot serve)."""
+
+    compare: CliSubCommand[CompareCommand]
+    url: str | None = Field(None, description="a running potcot server; default: solve in this process")
+    datasets: str = Field("gsm8k", description="comma-separated names, or paths of JSONL files of the same shape")
+    strategy: Strategy = Field(Strategy.HYBRID, description="hybrid, pot or cot")
+    limit: int | None = Field(None, ge=1, description="the first N questions of each dataset")
+    concurrency: int | None = Field(None, ge=1, description="questions in flight; default 16, in process 512")
+    out: Path | None = Field(None, description="results folder; run again with the same one to resume")
+    grading: Grading = Field(Grading.STRICT, description="strict, or mammoth (the paper's scoring)")
+    data_dir: Path | None = Field(None, description="where the suite's JSONL files are")
+    max_tokens: int | None = Field(None, ge=1, description="generation budget per attempt")
+    seed: int | None = Field(None, description="sampling seed")
+
+    def cli_cmd(self) -> None:
+        if self.compare is not None:
+            CliApp.run_subcommand(self)
+            return
+        from benchmarks.client import BenchConfig, ServerUnreachable
+
+        config = BenchConfig(
+            datasets=tuple(name.strip() for name in self.datasets.split(",") if name.strip()),
+            out=self.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"),
+            strategy=self.strategy,
+            limit=self.limit,
+            concurrency=self.concurrency or (16 if self.url else 512),
+            grading=self.grading,
+            data_dir=self.data_dir,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+        )
+        try:
+            summary = asyncio.run(_bench(self, config))
+        except (ServerUnreachable, FileNotFoundError, ValueError) as error:
+            raise SystemExit(f"potcot bench: {error}") from None
+        from benchmarks.summary import markdown_table
+
+        print(markdown_table(summary))
+        print(f"results, summary.json, summary.md and accuracy.png in {config.out}")
+
+
 class Potcot(BaseSettings):
     """potcot: math reasoning models served with hybrid program-of-thought / chain-of-thought decoding."""
 
@@ -76,6 +147,7 @@ class Potcot(BaseSettings):
     sandbox: CliSubCommand[SandboxCommand]
     serve: CliSubCommand[ServeCommand]
     solve: CliSubCommand[SolveCommand]
+    bench: CliSubCommand[BenchCommand]
 
     def cli_cmd(self) -> None:
         CliApp.run_subcommand(self)
@@ -92,10 +164,9 @@ def _solve_remotely(url: str, body: dict[str, object]) -> dict[str, object]:
 
 
 async def _solve_here(settings: ServerSettings, body: dict[str, object]) -> dict[str, object]:
-    from server.engines import start_engine
-    from server.prompts import resolve_style
+    from server.inprocess import local_solver
     from server.protocol import SolveResponse
-    from server.solver import SolveOptions, Solver
+    from server.solver import SolveOptions
 
     options = SolveOptions(
         strategy=Strategy(body["strategy"]),
@@ -104,15 +175,24 @@ async def _solve_here(settings: ServerSettings, body: dict[str, object]) -> dict
         temperature=float(body["temperature"]),  # type: ignore[arg-type]
         seed=body["seed"],  # type: ignore[arg-type]
     )
-    with Sandbox(settings.sandbox_workers, limits=SandboxLimits(timeout_s=settings.sandbox_timeout)) as sandbox:
-        engine = await start_engine(settings)
-        try:
-            style = resolve_style(settings.prompt_style, engine.model_name, engine.has_chat_template)
-            solver = Solver(engine, sandbox, style, settings.sandbox_timeout)
-            solution = await solver.solve(str(body["question"]), options, uuid.uuid4().hex)
-        finally:
-            await engine.close()
-    return SolveResponse.of(solution, options.strategy, engine.model_name).model_dump()
+    async with local_solver(settings) as solver:
+        solution = await solver.solve(str(body["question"]), options, uuid.uuid4().hex)
+        return SolveResponse.of(solution, options.strategy, solver.engine.model_name).model_dump()
+
+
+async def _bench(settings: BenchCommand, config: BenchConfig) -> dict[str, object]:
+    from benchmarks.client import HttpSolver, run_benchmark
+    from benchmarks.grading import Grader
+    from benchmarks.local import LocalSolver
+
+    with Grader(config.grading) as grader:
+        if settings.url:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(900.0, connect=10.0)) as client:
+                solver = HttpSolver(settings.url, client)
+                await solver.check()
+                return await run_benchmark(config, solver, grader)
+        async with LocalSolver.start(settings) as local:
+            return await run_benchmark(config, local, grader)
 
 
 def _read_text(path: str) -> str:

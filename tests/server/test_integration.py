@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from benchmarks.servers import ServerProcess, free_port, potcot_serve
-from tests.server.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS
+from tests.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS
 
 MODEL = "SmolLM2-135M-Instruct"
 QUESTION = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether?"  # noqa: E501

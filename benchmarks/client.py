@@ -1,0 +1,229 @@
+"""The batch benchmark client: run datasets of the suite through potcot's solver, grade every answer,
+and write per-item results, a summary, a table and a chart.
+
+Questions go to a potcot server (``HttpSolver``: ``concurrency`` requests in flight, retrying what
+the server asks to retry) or to the solver in this process (``LocalSolver``: the same engine and
+sandbox as ``potcot serve``, no HTTP, every question submitted at once to vLLM's batching).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from tqdm import tqdm
+
+from benchmarks.datasets import Item, load_dataset
+from benchmarks.grading import Grader, Grading
+from benchmarks.results import ItemResult, ResultsFile, write_json
+from benchmarks.summary import Session, draw_chart, markdown_table, summarize
+from server.answers import extract_answer, to_choice
+from server.solver import Strategy
+
+logger = logging.getLogger(__name__)
+
+_MAX_ATTEMPTS = 8
+_MAX_BACKOFF_S = 30.0
+
+
+class ServerUnreachable(RuntimeError):
+    """The server cannot be reached, or stopped answering for good; the results so far are kept."""
+
+
+class ItemFailed(RuntimeError):
+    """The server refused one question for good (a prompt longer than the context, say)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    datasets: tuple[str, ...]
+    out: Path
+    strategy: Strategy = Strategy.HYBRID
+    limit: int | None = None
+    concurrency: int = 16
+    grading: Grading = Grading.STRICT
+    data_dir: Path | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+
+
+class Solver(Protocol):
+    async def solve(self, item: Item, config: BenchConfig) -> dict[str, Any]:
+        """The ``/solve`` response for one question."""
+
+
+def solve_request(item: Item, config: BenchConfig) -> dict[str, Any]:
+    return {
+        "question": item.question,
+        "choices": list(item.choices) if item.choices else None,
+        "strategy": config.strategy.value,
+        "max_tokens": config.max_tokens,
+        "temperature": 0.0,
+        "seed": config.seed,
+    }
+
+
+class HttpSolver:
+    """``POST /solve`` on a potcot server, with backoff on 429, 503 and dropped connections."""
+
+    def __init__(self, url: str, client: httpx.AsyncClient) -> None:
+        self.url = url.rstrip("/")
+        self._client = client
+
+    async def check(self) -> None:
+        try:
+            response = await self._client.get(self.url + "/health", timeout=10)
+        except httpx.HTTPError as error:
+            raise ServerUnreachable(f"cannot reach a potcot server at {self.url}: {error}") from None
+        if response.status_code != 200:
+            raise ServerUnreachable(f"the server at {self.url} is not ready: {response.status_code} {response.text}")
+
+    async def solve(self, item: Item, config: BenchConfig) -> dict[str, Any]:
+        problem = "no attempt"
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                response = await self._client.post(self.url + "/solve", json=solve_request(item, config))
+            except httpx.TransportError as error:
+                problem = f"connection failed: {error}"
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            if response.status_code in (429, 503):
+                problem = f"server busy ({response.status_code})"
+                await asyncio.sleep(_retry_after(response) or _backoff(attempt))
+                continue
+            if response.status_code != 200:
+                raise ItemFailed(f"{response.status_code}: {_error_message(response)}")
+            return response.json()
+        raise ServerUnreachable(f"gave up on {self.url} after {_MAX_ATTEMPTS} attempts: {problem}")
+
+
+def _backoff(attempt: int) -> float:
+    return min(_MAX_BACKOFF_S, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.replace(".", "", 1).isdigit() else None
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
+
+
+def strict_prediction(response: dict[str, Any], choices: tuple[str, ...] | None) -> str | None:
+    """The answer under strict extraction: a program's answer as is; a chain of thought's only if
+    it states or boxes it (no falling back to its last number)."""
+    if response["strategy"] == "pot":
+        return response["answer"]
+    final = response["attempts"][-1]
+    if final["rationale"] != "cot":
+        return None
+    answer = extract_answer(final["completion"], choices, lenient=False)
+    return to_choice(answer, choices) if choices else answer
+
+
+async def run_benchmark(config: BenchConfig, solver: Solver, grader: Grader) -> dict[str, Any]:
+    """Run every dataset, resuming from whatever ``config.out`` already holds; return the summary."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    state_path = config.out / "run.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"sessions": {}, "skipped_rows": {}}
+    graded = state.get("config", {}).get("grading")
+    if graded not in (None, config.grading.value):
+        raise ValueError(f"{config.out} holds results graded {graded}; use another --out for {config.grading} grading")
+    state["config"] = {key: str(value) for key, value in dataclasses.asdict(config).items()}
+    try:
+        for name in config.datasets:
+            dataset = load_dataset(name, config.data_dir)
+            state["skipped_rows"][dataset.name] = len(dataset.skipped)
+            items = dataset.items[: config.limit] if config.limit else dataset.items
+            results = ResultsFile(config.out / "results" / f"{dataset.name}-{config.strategy}.jsonl")
+            session = await _run_dataset(dataset.name, items, results, config, solver, grader)
+            state["sessions"].setdefault(f"{dataset.name}/{config.strategy}", []).append(dataclasses.asdict(session))
+            write_json(state_path, state)
+    finally:
+        write_json(state_path, state)
+    return write_summary(config.out, config.grading)
+
+
+async def _run_dataset(
+    name: str, items: tuple[Item, ...], results: ResultsFile, config: BenchConfig, solver: Solver, grader: Grader
+) -> Session:
+    done = {result.id: result for result in results.read() if result.strategy == config.strategy}
+    todo = [item for item in items if item.id not in done]
+    correct = sum(result.correct for result in done.values() if result.id in {item.id for item in items})
+    progress = tqdm(total=len(items), initial=len(items) - len(todo), desc=f"{name} ({config.strategy})", unit="q")
+    slots = asyncio.Semaphore(config.concurrency)
+    started, finished, tokens = time.perf_counter(), 0, 0
+
+    async def one(item: Item) -> ItemResult:
+        async with slots:
+            return await _solve_and_grade(name, item, config, solver, grader)
+
+    tasks = [asyncio.create_task(one(item)) for item in todo]
+    try:
+        for next_result in asyncio.as_completed(tasks):
+            result = await next_result
+            results.append(result)
+            finished += 1
+            correct += result.correct
+            tokens += result.prompt_tokens + result.completion_tokens
+            progress.update()
+            progress.set_postfix(accuracy=f"{correct / progress.n:.3f}")
+    finally:
+        for task in tasks:
+            task.cancel()
+        progress.close()
+    return Session(items=finished, wall_s=round(time.perf_counter() - started, 3), tokens=tokens)
+
+
+async def _solve_and_grade(name: str, item: Item, config: BenchConfig, solver: Solver, grader: Grader) -> ItemResult:
+    started = time.perf_counter()
+    try:
+        response = await solver.solve(item, config)
+    except ItemFailed as failure:
+        return ItemResult(name, item.id, config.strategy, item.answer, None, None, None, None, False, False,
+                          time.perf_counter() - started, 0, 0, error=str(failure))  # fmt: skip
+    latency = time.perf_counter() - started
+    prediction, strict = response["answer"], strict_prediction(response, item.choices)
+    correct = await asyncio.to_thread(grader.match, prediction, item.answer, item.choices)
+    correct_strict = (
+        correct if strict == prediction else await asyncio.to_thread(grader.match, strict, item.answer, item.choices)
+    )
+    return ItemResult(
+        dataset=name,
+        id=item.id,
+        strategy=config.strategy,
+        gold=item.answer,
+        prediction=prediction,
+        prediction_strict=strict,
+        answered_by=response["strategy"],
+        fallback_reason=response["fallback_reason"],
+        correct=correct,
+        correct_strict=correct_strict,
+        latency_s=round(latency, 4),
+        prompt_tokens=response["usage"]["prompt_tokens"],
+        completion_tokens=response["usage"]["completion_tokens"],
+    )
+
+
+def write_summary(out: Path, grading: Grading) -> dict[str, Any]:
+    """Summary JSON, markdown table and chart from every result file in ``out``."""
+    state = json.loads((out / "run.json").read_text())
+    results = [result for path in sorted((out / "results").glob("*.jsonl")) for result in ResultsFile(path).read()]
+    sessions = {key: [Session(**session) for session in runs] for key, runs in state["sessions"].items()}
+    summary = summarize(results, sessions, state["skipped_rows"], grading.value)
+    write_json(out / "summary.json", summary)
+    (out / "summary.md").write_text(markdown_table(summary), encoding="utf-8")
+    if summary["rows"]:
+        draw_chart(summary, out / "accuracy.png")
+    return summary

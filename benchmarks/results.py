@@ -1,0 +1,72 @@
+"""Per-item results, written one JSON line at a time as each completes, so that a crash or Ctrl-C
+loses nothing and a run started again with the same output folder resumes where it stopped."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ItemResult:
+    dataset: str
+    id: str
+    strategy: str  # the strategy asked for
+    gold: str
+    prediction: str | None  # the answer as potcot extracted it (lenient for chains of thought)
+    prediction_strict: str | None  # a chain of thought's answer only when it is stated or boxed
+    answered_by: str | None  # pot or cot
+    fallback_reason: str | None
+    correct: bool
+    correct_strict: bool
+    latency_s: float
+    prompt_tokens: int
+    completion_tokens: int
+    error: str | None = None  # a request that failed for good
+
+    @classmethod
+    def from_json(cls, line: str) -> ItemResult:
+        return cls(**json.loads(line))
+
+
+class ResultsFile:
+    """One dataset and strategy's results, appended line by line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_partial_last_line()
+
+    def _drop_partial_last_line(self) -> None:
+        """A write cut short by a crash leaves a line without its newline; the next result must
+        not be glued to it."""
+        if not self.path.exists():
+            return
+        content = self.path.read_bytes()
+        if content and not content.endswith(b"\n"):
+            self.path.write_bytes(content[: content.rfind(b"\n") + 1])
+
+    def read(self) -> list[ItemResult]:
+        """The results so far. A line cut short by a crash is ignored, and that item is run again."""
+        if not self.path.exists():
+            return []
+        results = []
+        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                results.append(ItemResult.from_json(line))
+            except (ValueError, TypeError):
+                logger.warning("%s:%d is not a complete result; the item will run again", self.path, number)
+        return results
+
+    def append(self, result: ItemResult) -> None:
+        with self.path.open("a", encoding="utf-8") as output:
+            output.write(json.dumps(dataclasses.asdict(result)) + "\n")
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

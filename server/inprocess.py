@@ -1,0 +1,24 @@
+"""The solver of ``potcot serve`` without the server: for ``potcot solve`` and offline benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from sandbox import Sandbox, SandboxLimits
+from server.engines import start_engine
+from server.prompts import resolve_style
+from server.settings import ServerSettings
+from server.solver import Solver
+
+
+@contextlib.asynccontextmanager
+async def local_solver(settings: ServerSettings) -> AsyncIterator[Solver]:
+    """A solver on a sandbox and an engine of its own, both closed on exit."""
+    with Sandbox(settings.sandbox_workers, limits=SandboxLimits(timeout_s=settings.sandbox_timeout)) as sandbox:
+        engine = await start_engine(settings)
+        try:
+            style = resolve_style(settings.prompt_style, engine.model_name, engine.has_chat_template)
+            yield Solver(engine, sandbox, style, settings.sandbox_timeout)
+        finally:
+            await engine.close()
