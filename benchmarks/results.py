@@ -56,7 +56,9 @@ class ResultsFile:
         if not self.path.exists():
             return []
         results = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(self.path.read_text(encoding="utf-8").split("\n"), start=1):
+            if not line:
+                continue
             try:
                 results.append(ItemResult.from_json(line))
             except (ValueError, TypeError):

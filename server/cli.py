@@ -139,6 +139,115 @@ class BenchCommand(ServerSettings):
         print(f"results, summary.json, summary.md and accuracy.png in {config.out}")
 
 
+class Gsm8kPotCommand(BaseModel):
+    """Turn GSM8K training rationales into programs of thought, from their calculator annotations."""
+
+    input: Path = Field(description="GSM8K training rows with meta.solution (shared/data/train/gsm8k.jsonl)")
+    output: Path = Field(description="program-of-thought records (JSONL)")
+
+    def cli_cmd(self) -> None:
+        from training.gsm8k_pot import convert
+        from training.records import write_jsonl
+
+        rows = _read_jsonl(self.input)
+        written = write_jsonl(self.output, convert(rows))
+        print(f"{written} of {len(rows)} rationales became programs ({100 * written / max(len(rows), 1):.1f}%); "
+              f"`potcot data filter` keeps those whose answer matches")  # fmt: skip
+
+
+class FilterCommand(BaseModel):
+    """Run every program of thought in the sandbox; keep it only if its answer matches the reference."""
+
+    input: Path = Field(description="program-of-thought records (JSONL)")
+    output: Path = Field(description="the records kept")
+    workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
+
+    def cli_cmd(self) -> None:
+        from benchmarks.grading import Grader
+        from training.filter import filter_programs
+        from training.records import read_records, write_jsonl
+
+        records = list(read_records(self.input))
+        with Sandbox(self.workers) as sandbox, Grader() as grader:
+            kept, report = filter_programs(records, sandbox, grader)
+        write_jsonl(self.output, kept)
+        print(
+            f"kept {report.kept} of {report.total}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+        )
+
+
+class MixCommand(BaseModel):
+    """Build a hybrid instruction set (instruction, output, source) with train and held-out splits."""
+
+    pot: list[Path] = Field(default_factory=list, description="program-of-thought records (repeat the flag)")
+    cot: list[Path] = Field(
+        default_factory=list, description="chain-of-thought records, or training rows with meta.solution"
+    )
+    output: Path = Field(description="a folder for train.jsonl and eval.jsonl")
+    style: str = Field("alpaca", pattern="^(alpaca|chat)$", description="alpaca (MathInstruct) or chat")
+    cot_share: float | None = Field(None, ge=0, le=1, description="share of chains of thought; default: keep all")
+    eval_fraction: float = Field(0.05, ge=0, lt=1, description="questions held out for evaluation")
+    seed: int = Field(0, description="for sampling and the split")
+
+    def cli_cmd(self) -> None:
+        from server.prompts import PromptStyle
+        from training.mix import MixConfig, mix
+        from training.records import read_records, write_jsonl
+
+        records = [record for path in [*self.pot, *self.cot] for record in read_records(path)]
+        config = MixConfig(PromptStyle(self.style), self.cot_share, self.eval_fraction, self.seed)
+        train, held_out, stats = mix(records, config)
+        write_jsonl(self.output / "train.jsonl", train)
+        write_jsonl(self.output / "eval.jsonl", held_out)
+        print(f"{stats.cot} chains of thought and {stats.pot} programs, {stats.duplicates_dropped} duplicates dropped: "
+              f"{stats.train} for training, {stats.held_out} held out, in {self.output}")  # fmt: skip
+
+
+class DataCommand(BaseModel):
+    """Curate training data: programs from GSM8K, the execution filter, the hybrid mix."""
+
+    gsm8k_pot: CliSubCommand[Gsm8kPotCommand]
+    filter: CliSubCommand[FilterCommand]
+    mix: CliSubCommand[MixCommand]
+
+    def cli_cmd(self) -> None:
+        CliApp.run_subcommand(self)
+
+
+class MergeCommand(BaseModel):
+    """Merge a LoRA adapter into its base model, for vLLM and potcot serve --model."""
+
+    adapter: Path = Field(description="the adapter directory (a potcot train output with LoRA)")
+    output: Path = Field(description="where the merged checkpoint goes")
+
+    def cli_cmd(self) -> None:
+        from training.merge import merge_adapter
+
+        print(f"merged checkpoint in {merge_adapter(self.adapter, self.output)}")
+
+
+class TrainCommand(BaseModel):
+    """Supervised fine-tuning from a YAML config (see training/configs/)."""
+
+    merge: CliSubCommand[MergeCommand]
+    config: Path | None = Field(None, description="the run's YAML config")
+
+    def cli_cmd(self) -> None:
+        if self.merge is not None:
+            CliApp.run_subcommand(self)
+            return
+        if self.config is None:
+            raise SystemExit("potcot train: --config FILE is required")
+        from training.config import TrainConfig
+        from training.sft import train
+
+        try:
+            config = TrainConfig.from_file(self.config)
+        except (OSError, ValueError, TypeError) as error:
+            raise SystemExit(f"potcot train: {error}") from None
+        print(f"trained model in {train(config)}")
+
+
 class Potcot(BaseSettings):
     """potcot: math reasoning models served with hybrid program-of-thought / chain-of-thought decoding."""
 
@@ -148,6 +257,8 @@ class Potcot(BaseSettings):
     serve: CliSubCommand[ServeCommand]
     solve: CliSubCommand[SolveCommand]
     bench: CliSubCommand[BenchCommand]
+    data: CliSubCommand[DataCommand]
+    train: CliSubCommand[TrainCommand]
 
     def cli_cmd(self) -> None:
         CliApp.run_subcommand(self)
@@ -193,6 +304,10 @@ async def _bench(settings: BenchCommand, config: BenchConfig) -> dict[str, objec
                 return await run_benchmark(config, solver, grader)
         async with LocalSolver.start(settings) as local:
             return await run_benchmark(config, local, grader)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in _read_text(str(path)).split("\n") if line.strip()]
 
 
 def _read_text(path: str) -> str:

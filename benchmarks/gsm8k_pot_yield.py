@@ -1,0 +1,53 @@
+"""Yield of the GSM8K program-of-thought converter on the whole training split.
+
+    python -m benchmarks.gsm8k_pot_yield [--input ../shared/data/train/gsm8k.jsonl]
+
+Converts every rationale (``training.gsm8k_pot``), runs the programs in the sandbox, and counts the
+rows whose program prints the gold answer (``benchmarks.grading``). For comparison, it also counts
+the rows where simply taking the value of the last calculator annotation gives the gold answer.
+Exits non-zero below 95%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from benchmarks.datasets import default_data_dir
+from benchmarks.grading import Grader
+from sandbox import Sandbox
+from training.filter import filter_programs
+from training.gsm8k_pot import convert
+
+_LAST_ANNOTATION = re.compile(r"<<[^<>=]*=([^<>]*)>>")
+REQUIRED_YIELD = 0.95
+
+
+def last_annotation_agrees(row: dict[str, object], grader: Grader) -> bool:
+    annotations = _LAST_ANNOTATION.findall(str((row.get("meta") or {}).get("solution", "")))  # type: ignore[union-attr]
+    return bool(annotations) and grader.match(annotations[-1], str(row["answer"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", type=Path, default=default_data_dir().parent / "train" / "gsm8k.jsonl")
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in args.input.read_text(encoding="utf-8").split("\n") if line.strip()]
+    records = convert(rows)
+    with Sandbox() as sandbox, Grader() as grader:
+        _, report = filter_programs(records, sandbox, grader)
+        baseline = sum(last_annotation_agrees(row, grader) for row in rows)
+    share = report.kept / len(rows)
+    print(f"{len(rows)} GSM8K training rows; {len(records)} gave a program")
+    print(f"program prints the gold answer: {report.kept} ({100 * share:.1f}%)")
+    print(f"last calculator annotation is the gold answer: {baseline} ({100 * baseline / len(rows):.1f}%)")
+    print("programs by outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())))
+    if share < REQUIRED_YIELD:
+        sys.exit(f"FAILED: yield {share:.3f} is below {REQUIRED_YIELD}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""A hybrid instruction set in MathInstruct's Alpaca format (``instruction``, ``output``, ``source``)
+from chain-of-thought and program-of-thought rationales: deduplicated, balanced to a CoT share,
+split into training and held-out records by question.
+
+Instructions come from ``server.prompts``, so a model is trained on exactly the prompts it is later
+served with: MAmmoTH's trigger "Let's write a program." on program items in the Alpaca style, the
+chat instructions (and a ```python block around programs) in the chat style.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import random
+from collections.abc import Iterable
+
+from server.prompts import PromptStyle, Rationale, instruction
+from training.records import RationaleRecord
+
+
+@dataclasses.dataclass(frozen=True)
+class MixConfig:
+    style: PromptStyle = PromptStyle.ALPACA
+    cot_share: float | None = None  # share of chains of thought in the mix; None keeps every record
+    eval_fraction: float = 0.05
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.style is PromptStyle.AUTO:
+            raise ValueError("choose alpaca or chat for the instruction set")
+        if self.cot_share is not None and not 0 <= self.cot_share <= 1:
+            raise ValueError(f"cot_share must be in [0, 1], got {self.cot_share}")
+        if not 0 <= self.eval_fraction < 1:
+            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MixStats:
+    duplicates_dropped: int
+    cot: int
+    pot: int
+    train: int
+    held_out: int
+
+
+def mix(records: Iterable[RationaleRecord], config: MixConfig) -> tuple[list[dict], list[dict], MixStats]:
+    unique = _deduplicated(records)
+    balanced = _balanced(unique.records, config)
+    train, held_out = [], []
+    for record in balanced:
+        (held_out if _held_out(record.question, config) else train).append(_alpaca_record(record, config.style))
+    cot = sum(record.rationale is Rationale.COT for record in balanced)
+    stats = MixStats(unique.dropped, cot, len(balanced) - cot, len(train), len(held_out))
+    return train, held_out, stats
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unique:
+    records: list[RationaleRecord]
+    dropped: int
+
+
+def _deduplicated(records: Iterable[RationaleRecord]) -> _Unique:
+    seen: set[tuple[str, str, str]] = set()
+    kept, dropped = [], 0
+    for record in records:
+        key = (record.rationale.value, _normalized(record.question), _normalized(record.output))
+        if key in seen:
+            dropped += 1
+            continue
+        seen.add(key)
+        kept.append(record)
+    return _Unique(kept, dropped)
+
+
+def _balanced(records: list[RationaleRecord], config: MixConfig) -> list[RationaleRecord]:
+    """Downsample whichever kind exceeds its share, at random but reproducibly."""
+    if config.cot_share is None:
+        return records
+    cot = [record for record in records if record.rationale is Rationale.COT]
+    pot = [record for record in records if record.rationale is Rationale.POT]
+    share = config.cot_share
+    if share in (0, 1):
+        cot, pot = (cot, []) if share == 1 else ([], pot)
+    elif len(cot) / share > len(pot) / (1 - share):
+        cot = random.Random(config.seed).sample(cot, round(len(pot) * share / (1 - share)))
+    else:
+        pot = random.Random(config.seed).sample(pot, round(len(cot) * (1 - share) / share))
+    chosen = {id(record) for record in cot + pot}
+    return [record for record in records if id(record) in chosen]
+
+
+def _held_out(question: str, config: MixConfig) -> bool:
+    """By question, so that no question is in both splits; stable across runs and machines."""
+    digest = hashlib.sha256(f"{config.seed}:{_normalized(question)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < config.eval_fraction
+
+
+def _alpaca_record(record: RationaleRecord, style: PromptStyle) -> dict[str, str]:
+    output = record.output.strip()
+    if style is PromptStyle.CHAT and record.rationale is Rationale.POT:
+        output = f"```python\n{output}\n```"
+    return {
+        "instruction": instruction(record.question, record.rationale, style),
+        "output": output,
+        "source": f"{record.source}/{record.rationale.value}",
+    }
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split()).lower()

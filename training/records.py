@@ -1,0 +1,68 @@
+"""Rationale records: one worked solution of one question, a program (``pot``) or a chain of
+thought (``cot``), read and written as JSONL."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from server.prompts import Rationale
+
+_ANNOTATION = re.compile(r"<<[^<>]*>>")
+_GSM8K_FINAL = re.compile(r"\n?####\s*(.+?)\s*$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RationaleRecord:
+    id: str
+    question: str
+    answer: str
+    rationale: Rationale
+    output: str
+    source: str
+
+
+def read_records(path: Path) -> Iterator[RationaleRecord]:
+    """Rationale records, or training rows (with ``meta.solution``) read as chains of thought."""
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                record = from_row(json.loads(line))
+                if record is not None:
+                    yield record
+
+
+def from_row(row: dict[str, object]) -> RationaleRecord | None:
+    if "rationale" in row:
+        return RationaleRecord(**{**row, "rationale": Rationale(str(row["rationale"]))})  # type: ignore[arg-type]
+    return chain_of_thought(row)
+
+
+def write_jsonl(path: Path, rows: Iterable[object]) -> int:
+    """Write dataclasses or dicts as JSON lines; returns how many."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as output:
+        for row in rows:
+            output.write(json.dumps(dataclasses.asdict(row) if dataclasses.is_dataclass(row) else row) + "\n")
+            count += 1
+    return count
+
+
+def chain_of_thought(row: dict[str, object]) -> RationaleRecord | None:
+    """A training-split row's worked solution as a chain of thought ending the way potcot's CoT
+    prompts ask: GSM8K's annotations removed and its ``#### N`` line as "The answer is N."; MATH's
+    solution as written (it ends in ``\\boxed{}``)."""
+    solution = (row.get("meta") or {}).get("solution")  # type: ignore[union-attr]
+    if not isinstance(solution, str) or not solution.strip():
+        return None
+    text = _ANNOTATION.sub("", solution).strip()
+    final = _GSM8K_FINAL.search(text)
+    if final:
+        text = f"{text[: final.start()].rstrip()}\nThe answer is {final[1]}."
+    return RationaleRecord(
+        str(row["id"]), str(row["question"]), str(row["answer"]), Rationale.COT, text, str(row.get("source", ""))
+    )
