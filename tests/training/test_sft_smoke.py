@@ -59,6 +59,18 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def tiny_run(workspace: Path, output: str, **settings: object) -> TrainConfig:
+    return TrainConfig(
+        model=str(workspace / "tiny"),
+        train_file=str(workspace / "train.jsonl"),
+        output_dir=str(workspace / output),
+        prompt_style="alpaca",
+        max_length=256,
+        gradient_checkpointing=False,
+        **settings,
+    )
+
+
 def losses(output_dir: Path) -> list[float]:
     history = json.loads((output_dir / "log_history.json").read_text())
     return [entry["loss"] for entry in history if "loss" in entry]
@@ -66,21 +78,8 @@ def losses(output_dir: Path) -> list[float]:
 
 def test_full_fine_tuning_learns_and_serves(workspace: Path) -> None:
     output = workspace / "full"
-    config = TrainConfig(
-        model=str(workspace / "tiny"),
-        train_file=str(workspace / "train.jsonl"),
-        output_dir=str(output),
-        prompt_style="alpaca",
-        learning_rate=3e-3,
-        max_steps=80,
-        global_batch_size=8,
-        per_device_batch_size=8,
-        max_length=256,
-        gradient_checkpointing=False,
-        logging_steps=5,
-        save_steps=40,
-    )
-    train(config)
+    settings = {"learning_rate": 3e-3, "max_steps": 80, "global_batch_size": 8, "per_device_batch_size": 8}
+    train(tiny_run(workspace, "full", **settings, logging_steps=5, save_steps=40))
     curve = losses(output)
     assert len(curve) == 16
     assert curve[-1] < 0.8 * curve[0]
@@ -101,21 +100,8 @@ def test_full_fine_tuning_learns_and_serves(workspace: Path) -> None:
 
 def test_lora_resumes_and_merges(workspace: Path) -> None:
     output = workspace / "lora"
-    config = TrainConfig(
-        model=str(workspace / "tiny"),
-        train_file=str(workspace / "train.jsonl"),
-        output_dir=str(output),
-        prompt_style="alpaca",
-        lora=LoraSettings(r=4, alpha=8),
-        learning_rate=1e-2,
-        max_steps=4,
-        global_batch_size=4,
-        per_device_batch_size=4,
-        max_length=256,
-        gradient_checkpointing=False,
-        logging_steps=1,
-        save_steps=2,
-    )
+    config = tiny_run(workspace, "lora", lora=LoraSettings(r=4, alpha=8), learning_rate=1e-2, max_steps=4,
+                      global_batch_size=4, per_device_batch_size=4, logging_steps=1, save_steps=2)  # fmt: skip
     train(config)
     assert (output / "adapter_config.json").exists()
     train(TrainConfig(**{**config.__dict__, "max_steps": 6}))  # picks up checkpoint-4
