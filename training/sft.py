@@ -121,10 +121,24 @@ def _lora(config: TrainConfig) -> LoraConfig | None:
 
 
 class ThroughputCallback(TrainerCallback):
-    """Adds training tokens per second to each log line, from TRL's running token count."""
+    """Adds training tokens per second to each log line, from TRL's running token count.
+
+    Only the time inside training steps counts, so evaluations and checkpoint saves between two log
+    lines do not drag the figure down.
+    """
 
     def __init__(self) -> None:
-        self._last: tuple[float, float] | None = None
+        self._step_started = 0.0
+        self._training_s = 0.0
+        self._last: tuple[float, float] | None = None  # (training seconds, tokens) at the last log line
+
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self._step_started = time.monotonic()
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        self._training_s += time.monotonic() - self._step_started
 
     def on_log(
         self,
@@ -136,10 +150,10 @@ class ThroughputCallback(TrainerCallback):
     ) -> None:
         if not logs or "num_tokens" not in logs:
             return
-        now, tokens = time.monotonic(), float(logs["num_tokens"])
-        if self._last is not None and now > self._last[0]:
-            logs["tokens_per_second"] = round((tokens - self._last[1]) / (now - self._last[0]), 1)
-        self._last = (now, tokens)
+        tokens = float(logs["num_tokens"])
+        if self._last is not None and self._training_s > self._last[0]:
+            logs["tokens_per_second"] = round((tokens - self._last[1]) / (self._training_s - self._last[0]), 1)
+        self._last = (self._training_s, tokens)
 
 
 def draw_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
