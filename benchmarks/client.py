@@ -160,7 +160,7 @@ async def _run_dataset(
 ) -> Session:
     done = {result.id: result for result in results.read() if result.strategy == config.strategy}
     todo = [item for item in items if item.id not in done]
-    correct = sum(result.correct for result in done.values() if result.id in {item.id for item in items})
+    correct = sum(done[item.id].correct for item in items if item.id in done)
     progress = tqdm(total=len(items), initial=len(items) - len(todo), desc=f"{name} ({config.strategy})", unit="q")
     slots = asyncio.Semaphore(config.concurrency)
     started, finished, tokens = time.perf_counter(), 0, 0
