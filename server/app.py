@@ -22,7 +22,6 @@ from sandbox import Sandbox, SandboxError, SandboxLimits
 from server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
 from server.errors import ApiError, error_body
 from server.metrics import Metrics
-from server.prompts import resolve_style
 from server.protocol import ChatCompletionRequest, CompletionRequest, ModelList, SolveRequest, SolveResponse
 from server.serving_chat import ChatService
 from server.serving_completions import CompletionService
@@ -93,8 +92,7 @@ class Runtime:
             if self._on_load_failure is not None:
                 self._on_load_failure()
             return
-        style = resolve_style(self.settings.prompt_style, engine.model_name, engine.has_chat_template)
-        solver = Solver(engine, self._sandbox, style, self.settings.sandbox_timeout)
+        solver = Solver.for_settings(engine, self._sandbox, self.settings)
         models = ModelRegistry(engine.model_name, engine.max_model_len)
         max_tokens = self.settings.default_max_tokens
         self._engine = engine
@@ -107,7 +105,7 @@ class Runtime:
         logger.info(
             "ready: serving %s with %s prompts; models %s",
             engine.model_name,
-            style,
+            solver.style,
             [c.id for c in models.cards().data],
         )
 

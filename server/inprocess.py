@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 from sandbox import Sandbox, SandboxLimits
 from server.engines import start_engine
-from server.prompts import resolve_style
 from server.settings import ServerSettings
 from server.solver import Solver
 
@@ -18,7 +17,6 @@ async def local_solver(settings: ServerSettings) -> AsyncIterator[Solver]:
     with Sandbox(settings.sandbox_workers, limits=SandboxLimits(timeout_s=settings.sandbox_timeout)) as sandbox:
         engine = await start_engine(settings)
         try:
-            style = resolve_style(settings.prompt_style, engine.model_name, engine.has_chat_template)
-            yield Solver(engine, sandbox, style, settings.sandbox_timeout)
+            yield Solver.for_settings(engine, sandbox, settings)
         finally:
             await engine.close()

@@ -14,12 +14,15 @@ import dataclasses
 import enum
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sandbox import ExecutionResult, Sandbox
 from server import answers, prompts
 from server.engines import Engine, Generation, SamplingOptions
 from server.prompts import Prompt, PromptStyle, Rationale
+
+if TYPE_CHECKING:
+    from server.settings import ServerSettings
 
 
 class Strategy(enum.StrEnum):
@@ -100,6 +103,13 @@ class Solver:
         self.sandbox = sandbox
         self.style = style
         self.program_timeout_s = program_timeout_s
+
+    @classmethod
+    def for_settings(cls, engine: Engine, sandbox: Sandbox, settings: ServerSettings) -> Solver:
+        """The solver as ``potcot serve`` configures it; ``potcot solve`` and the offline benchmark
+        build theirs here too, so that every mode answers alike."""
+        style = prompts.resolve_style(settings.prompt_style, engine.model_name, engine.has_chat_template)
+        return cls(engine, sandbox, style, settings.sandbox_timeout)
 
     async def solve(
         self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None = None
