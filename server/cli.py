@@ -63,14 +63,7 @@ class SolveCommand(ServerSettings):
     seed: int | None = Field(None, description="sampling seed")
 
     def cli_cmd(self) -> None:
-        body = {
-            "question": self.question,
-            "strategy": self.strategy,
-            "choices": self.choices,
-            "temperature": self.temperature,
-            "seed": self.seed,
-        }
-        response = _solve_remotely(self.url, body) if self.url else asyncio.run(_solve_here(self, body))
+        response = _solve_remotely(self.url, self) if self.url else asyncio.run(_solve_here(self))
         print(json.dumps(response, indent=2))
 
 
@@ -264,7 +257,8 @@ class Potcot(BaseSettings):
         CliApp.run_subcommand(self)
 
 
-def _solve_remotely(url: str, body: dict[str, object]) -> dict[str, object]:
+def _solve_remotely(url: str, command: SolveCommand) -> dict[str, object]:
+    body = command.model_dump(include={"question", "strategy", "choices", "temperature", "seed"})
     try:
         response = httpx.post(url.rstrip("/") + "/solve", json=body, timeout=600)
     except httpx.HTTPError as error:
@@ -274,20 +268,20 @@ def _solve_remotely(url: str, body: dict[str, object]) -> dict[str, object]:
     return response.json()
 
 
-async def _solve_here(settings: ServerSettings, body: dict[str, object]) -> dict[str, object]:
+async def _solve_here(command: SolveCommand) -> dict[str, object]:
     from server.inprocess import local_solver
     from server.protocol import SolveResponse
     from server.solver import SolveOptions
 
     options = SolveOptions(
-        strategy=Strategy(body["strategy"]),
-        choices=body["choices"],  # type: ignore[arg-type]
-        max_tokens=settings.default_max_tokens,
-        temperature=float(body["temperature"]),  # type: ignore[arg-type]
-        seed=body["seed"],  # type: ignore[arg-type]
+        strategy=command.strategy,
+        choices=command.choices,
+        max_tokens=command.default_max_tokens,
+        temperature=command.temperature,
+        seed=command.seed,
     )
-    async with local_solver(settings) as solver:
-        solution = await solver.solve(str(body["question"]), options, uuid.uuid4().hex)
+    async with local_solver(command) as solver:
+        solution = await solver.solve(command.question, options, uuid.uuid4().hex)
         return SolveResponse.of(solution, options.strategy, solver.engine.model_name).model_dump()
 
 
