@@ -11,7 +11,6 @@ Exits non-zero below 95%.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from benchmarks.grading import Grader
 from sandbox import Sandbox
 from training.filter import filter_programs
 from training.gsm8k_pot import convert
+from training.records import read_jsonl
 
 _LAST_ANNOTATION = re.compile(r"<<[^<>=]*=([^<>]*)>>")
 REQUIRED_YIELD = 0.95
@@ -35,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, default=default_data_dir().parent / "train" / "gsm8k.jsonl")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in args.input.read_text(encoding="utf-8").split("\n") if line.strip()]
+    rows = read_jsonl(args.input)
     records = convert(rows)
     with Sandbox() as sandbox, Grader() as grader:
         _, report = filter_programs(records, sandbox, grader)

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from server.prompts import Rationale
 
@@ -25,14 +26,17 @@ class RationaleRecord:
     source: str
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every row of a JSONL file, blank lines skipped."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
 def read_records(path: Path) -> Iterator[RationaleRecord]:
     """Rationale records, or training rows (with ``meta.solution``) read as chains of thought."""
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                record = from_row(json.loads(line))
-                if record is not None:
-                    yield record
+    for row in read_jsonl(path):
+        record = from_row(row)
+        if record is not None:
+            yield record
 
 
 def from_row(row: dict[str, object]) -> RationaleRecord | None:

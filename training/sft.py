@@ -29,6 +29,7 @@ from server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
 from server.prompts import PromptStyle, render, resolve_style
 from server.settings import ServerSettings
 from training.config import TrainConfig
+from training.records import read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def _model(model: str) -> tuple[Path | str, str]:
 def _examples(path: Path, style: PromptStyle) -> Dataset:
     """Instruction records as TRL prompt/completion pairs: text for Alpaca-style models, messages
     for chat models (TRL applies the chat template and masks the prompt either way)."""
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    records = read_jsonl(path)
     if style is PromptStyle.CHAT:
         rows = [
             {

@@ -1,8 +1,6 @@
 """The GSM8K converter: a table of rationales and the programs they become, and the yield on a
 sample of the training split."""
 
-import json
-
 import pytest
 
 from benchmarks.grading import Grader
@@ -10,6 +8,7 @@ from sandbox import Sandbox
 from tests.conftest import DATA_DIR
 from training.filter import filter_programs
 from training.gsm8k_pot import convert, program_of_thought
+from training.records import read_jsonl
 
 NATALIA = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."
 
@@ -63,7 +62,7 @@ def test_names_are_identifiers_and_unique() -> None:
 
 
 def test_yield_on_a_sample_of_the_training_split(sandbox: Sandbox) -> None:
-    rows = [json.loads(line) for line in (DATA_DIR / "gsm8k_train_sample.jsonl").read_text().split("\n") if line]
+    rows = read_jsonl(DATA_DIR / "gsm8k_train_sample.jsonl")
     records = convert(rows)
     with Grader(workers=1) as grader:
         kept, report = filter_programs(records, sandbox, grader)

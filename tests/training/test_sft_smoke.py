@@ -18,7 +18,7 @@ from training.config import LoraSettings, TrainConfig
 from training.gsm8k_pot import convert
 from training.merge import merge_adapter
 from training.mix import MixConfig, mix
-from training.records import chain_of_thought, write_jsonl
+from training.records import chain_of_thought, read_jsonl, write_jsonl
 from training.sft import train
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
@@ -28,7 +28,7 @@ SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Llama and its tokenizer, and a hybrid instruction set from the GSM8K sample."""
     root = tmp_path_factory.mktemp("sft")
-    rows = [json.loads(line) for line in (DATA_DIR / "gsm8k_train_sample.jsonl").read_text().split("\n") if line][:80]
+    rows = read_jsonl(DATA_DIR / "gsm8k_train_sample.jsonl")[:80]
     records = convert(rows) + [record for row in rows if (record := chain_of_thought(row))]
     train_records, _, _ = mix(records, MixConfig(style=PromptStyle.ALPACA, eval_fraction=0))
     write_jsonl(root / "train.jsonl", train_records)
