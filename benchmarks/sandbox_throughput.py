@@ -1,10 +1,11 @@
-"""Sandbox throughput: the warm worker pool against a fresh interpreter per program.
+"""Sandbox throughput: a fresh fork of a warm template per program, against a fresh interpreter per program.
 
     python -m benchmarks.sandbox_throughput [--size 260] [--workers N] [--repeat 5]
 
-Runs the GSM8K-style corpus of ``benchmarks.sandbox_corpus`` through ``Sandbox`` and, in the same
-run and at the same concurrency, through the baseline: ``python -c PROGRAM`` per program, with the
-same libraries importable. Prints programs/s for both, their ratio, and the pool's latency per
+Runs the GSM8K-style corpus of ``benchmarks.sandbox_corpus`` through ``Sandbox`` (every program in a
+process of its own, forked from a template that imported the libraries once) and, in the same run
+and at the same concurrency, through the baseline: ``python -c PROGRAM`` per program, with the same
+libraries importable. Prints programs/s for both, their ratio, and the pool's latency per
 program when programs arrive one at a time. Every pool result must be ``ok`` and agree with the
 baseline's printed answer, or the benchmark fails.
 """

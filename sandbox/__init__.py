@@ -5,9 +5,10 @@
         result.status, result.answer  # ("ok", "24.0")
 
 Defence in depth: RestrictedPython compilation with guards and an import allow-list
-(``sandbox.restricted``, ``sandbox.policy``), then each program in a fresh fork of a pre-loaded
-worker under kernel limits (``sandbox.jail``), a wall-clock deadline enforced from outside the
-program, an output cap, and nothing shared between programs. Knows nothing of models or HTTP.
+(``sandbox.restricted``, ``sandbox.policy``), then each program in a process of its own, forked
+from a pre-loaded template that never sees a program (``sandbox.template``), under kernel limits
+(``sandbox.jail``), with a wall-clock deadline enforced from outside, an empty environment, and a
+reply the pool checks rather than trusts (``sandbox.wire``). Knows nothing of models or HTTP.
 """
 
 from sandbox.jail import IsolationReport

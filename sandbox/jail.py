@@ -4,26 +4,26 @@ RestrictedPython only sees the program's own code; library code the program call
 unrestricted (``sympy.sympify`` evaluates strings, ``numpy.load`` unpickles). So programs run in
 runner processes that the kernel confines: a runner may read the Python installation and nothing
 else, write nothing, open no socket, start no process, signal or trace no other process, and use
-bounded memory and CPU. The layers are prepared once per worker (``Jail.prepare``) and entered by
-each runner right after it is forked (``Jail.enter``).
+bounded memory and CPU. The layers are prepared once per template (``Jail.prepare``) and entered by
+each program's process right after it is forked (``Jail.enter``).
 
-Each layer is used where the kernel and the worker's privileges allow it, and ``IsolationReport``
+Each layer is used where the kernel and the template's privileges allow it, and ``IsolationReport``
 says which ones a deployment got.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import pwd
 import resource
 import signal
-import sys
 import sysconfig
 from collections.abc import Iterable, Sequence
 
 from sandbox import landlock, libc
-from sandbox.seccomp import SeccompFilter
+from sandbox.seccomp import PROCESS_DENIED, TEMPLATE_DENIED, SeccompFilter
 
 _SYSTEM_LIBRARY_DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib")
 _SYSTEM_LIBRARY_FILES = ("/etc/ld.so.cache",)
@@ -32,7 +32,7 @@ _UNPRIVILEGED_USER = "nobody"
 
 @dataclasses.dataclass(frozen=True)
 class IsolationReport:
-    """Which isolation layers a worker has (with how), and which it lacks (with why)."""
+    """Which isolation layers a template has (with how), and which it lacks (with why)."""
 
     active: dict[str, str]
     missing: dict[str, str]
@@ -58,26 +58,28 @@ class ProcessLimits:
 
 
 class Jail:
-    """The prepared layers of one worker. Not thread-safe: a worker is one thread."""
+    """The prepared layers of one template. Not thread-safe: a template is one thread."""
 
-    def __init__(self, report: IsolationReport, ruleset_fd: int | None, seccomp: SeccompFilter | None) -> None:
+    def __init__(
+        self, report: IsolationReport, ruleset_fd: int | None, seccomp: SeccompFilter | None, devnull: int
+    ) -> None:
         self.report = report
         self._ruleset_fd = ruleset_fd
         self._seccomp = seccomp
-        self._devnull = os.open(os.devnull, os.O_RDWR)
-        self._worker_pid = os.getpid()
+        self._devnull = devnull
+        self._template_pid = os.getpid()
 
     @classmethod
     def prepare(cls, read_paths: Sequence[str]) -> Jail:
-        """Confine this worker where the kernel allows it and build the layers its runners enter.
+        """Confine this template where the kernel allows it and build the layers its processes enter.
 
-        Call after the worker has imported what programs need, and before it forks any runner.
+        Call after the template has imported what programs need, and before it forks any process.
         """
         active = {
             "restricted-python": "compile-time policy and runtime guards",
             "separate-processes": (
-                "programs run in runners forked from the worker, killed at their deadline, "
-                "replaced whenever a program may have changed them"
+                "each program in a fresh process forked from a template that never sees a program, "
+                "killed at its deadline, gone after its one program"
             ),
             "rlimits": "address space, CPU seconds, open files; no file growth, no processes, no core dumps",
         }
@@ -88,10 +90,14 @@ class Jail:
         ):
             (active if outcome[0] else missing)[layer] = outcome[1]
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        devnull = os.open(os.devnull, os.O_RDWR)  # opened before the template's filter forbids it
 
         seccomp = None
         try:
-            seccomp = SeccompFilter.build()
+            template_filter = SeccompFilter.build(TEMPLATE_DENIED, deny_write_opens=True)
+            seccomp = SeccompFilter.build(PROCESS_DENIED, deny_write_opens=False)
+            libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+            template_filter.load()
             active["seccomp"] = "no process creation, exec, sockets, tracing, signals or file changes"
         except (ImportError, RuntimeError, OSError) as error:
             missing["seccomp"] = f"libseccomp unavailable: {error}"
@@ -104,17 +110,17 @@ class Jail:
             active["landlock"] = f"ABI {abi}: read-only Python installation; {extent} denied elsewhere"
         else:
             missing["landlock"] = "kernel without Landlock (needs Linux 5.13+ with landlock enabled)"
-        return cls(IsolationReport(active, missing), ruleset, seccomp)
+        return cls(IsolationReport(active, missing), ruleset, seccomp, devnull)
 
     def enter(self, keep_fds: set[int], limits: ProcessLimits) -> None:
-        """Confine the calling process, a fresh fork of the worker, before it runs any program.
+        """Confine the calling process, a fresh fork of the template, before it reads its program.
         Every file descriptor but ``keep_fds`` is closed.
 
         Any failure raises, and the caller must then exit without running a program.
         """
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != self._worker_pid:
-            raise RuntimeError("the worker exited before the runner started")
+        if os.getppid() != self._template_pid:
+            raise RuntimeError("the template exited before its process started")
         for stdio in (0, 1, 2):
             os.dup2(self._devnull, stdio)
         libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
@@ -135,12 +141,13 @@ class Jail:
 
 
 def library_paths(modules: Iterable[str]) -> list[str]:
-    """What a runner may read: the interpreter's standard library, the directories the
-    given (already imported) modules were loaded from, and the system's shared libraries."""
+    """What a program's process may read: the interpreter's standard library, the directories the
+    given top-level modules load from (imported or not), and the system's shared libraries."""
     paths = {sysconfig.get_path(name) for name in ("stdlib", "platstdlib")}
     for name in modules:
-        origin = getattr(sys.modules.get(name), "__file__", None)
-        if origin:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec else None
+        if origin and os.path.isabs(origin):
             package_dir = os.path.dirname(origin)
             paths.add(os.path.dirname(package_dir) if origin.endswith("__init__.py") else package_dir)
     paths.update(_SYSTEM_LIBRARY_DIRS + _SYSTEM_LIBRARY_FILES)
@@ -157,7 +164,7 @@ def _drop_privileges(read_paths: Sequence[str]) -> tuple[bool, str]:
     if not _readable_as(nobody, read_paths):
         return False, (
             f"the Python installation is not readable by {_UNPRIVILEGED_USER!r}; "
-            "the worker stays root without host capabilities when namespaces are available"
+            "the template stays root without host capabilities when namespaces are available"
         )
     os.setgroups([])
     os.setgid(nobody.pw_gid)
@@ -187,7 +194,7 @@ def _readable_as(user: pwd.struct_passwd, paths: Sequence[str]) -> bool:
 
 def _unshare_namespaces() -> tuple[bool, str]:
     """A new network namespace has no interfaces but a downed loopback; a new user namespace
-    leaves the worker with no capabilities over anything outside it, root or not."""
+    leaves the template with no capabilities over anything outside it, root or not."""
     try:
         libc.unshare(libc.CLONE_NEWUSER | libc.CLONE_NEWNET)
         return True, "user and network namespaces: no network, no host capabilities"

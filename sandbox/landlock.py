@@ -3,7 +3,7 @@ and signal access for itself and everything it runs.
 
 Spoken through its three system calls (include/uapi/linux/landlock.h). The ``landlock`` package on
 PyPI is an alpha that covers file rights only; network rules (ABI 4) and scoping (ABI 6) are what
-stop a program that escaped RestrictedPython from connecting out or signalling its worker.
+stop a program that escaped RestrictedPython from connecting out or signalling its template.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SandboxLimits:
-    """Per-program limits, enforced by the worker process and the kernel, not by the program.
+    """Per-program limits, enforced by the pool, the template process and the kernel, not by the program.
 
-    ``memory_mb`` is the address space a program may add on top of its pre-loaded worker, so the
+    ``memory_mb`` is the address space a program may add on top of its pre-loaded template, so the
     same setting means the same headroom whether or not numpy and sympy were loaded.
     """
 

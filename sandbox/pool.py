@@ -1,8 +1,10 @@
-"""The sandbox's public face: a pool of pre-loaded workers that runs programs concurrently.
+"""The sandbox's public face: a pool of template processes that runs programs concurrently.
 
-``max_workers`` programs run at once, one per worker. A worker that dies or stops answering is
-killed and replaced, and the program it held gets a ``crashed`` or ``timeout`` result; the pool
-keeps serving.
+``max_workers`` programs run at once, one per template. Each program runs in a process of its own,
+forked from a template for it alone (``sandbox.template``); the pool writes the program into that
+process and reads its reply itself, trusting nothing in it (``sandbox.wire``). A template that dies
+or stops answering is killed and replaced, and the program it held gets a ``crashed`` or
+``timeout`` result; the pool keeps serving.
 """
 
 from __future__ import annotations
@@ -15,104 +17,248 @@ import json
 import logging
 import os
 import queue
+import select
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable
-from multiprocessing.connection import Connection
 from types import TracebackType
 
 from sandbox.jail import IsolationReport
 from sandbox.limits import SandboxLimits
 from sandbox.result import ExecutionResult, Status
+from sandbox.template import DISPATCH, ENDED, HANDOVER, TemplateKind
+from sandbox.wire import MalformedReply, decode_reply, encode_request, reply_size_cap
 
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0
-# Beyond a program's own deadline, which its worker enforces: compiling, forking and reporting.
+# Beyond a program's own deadline, which its template enforces: forking, writing and reporting.
 _REPLY_GRACE_S = 5.0
-_WORKER_ENVIRONMENT = {
-    # One thread per worker: forking a multi-threaded process is unsafe, and the pool already
-    # uses every core.
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONSAFEPATH": "1",
-}
+# The whole environment of a template and its processes: no variable of the server's but these,
+# which carry no secret. One thread per process: forking a multi-threaded process is unsafe, and
+# the pool already uses every core.
+_PASSED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_FIXED_VARIABLES = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# Isolated mode: no PYTHON* variable, user site or working directory decides what the template imports.
+_TEMPLATE_COMMAND = (sys.executable, "-I", "-B", "-m", "sandbox.template")
 
 
 class SandboxError(RuntimeError):
-    """The sandbox itself failed (a worker could not start), as opposed to a program failing."""
+    """The sandbox itself failed (a template could not start), as opposed to a program failing."""
 
 
-class _WorkerLost(Exception):
-    def __init__(self, result: ExecutionResult) -> None:
-        super().__init__(result.error)
-        self.result = result
+class _TemplateLost(Exception):
+    """A template failed; ``program_started`` says whether a process had received the program."""
+
+    def __init__(self, message: str, *, program_started: bool) -> None:
+        super().__init__(message)
+        self.program_started = program_started
 
 
-class _WorkerProcess:
-    """The parent's handle on one worker process and the two pipes to it."""
+def template_environment() -> dict[str, str]:
+    """What a template starts with: an allow-list, never the server's own environment."""
+    passed = {name: os.environ[name] for name in _PASSED_VARIABLES if name in os.environ}
+    return {**passed, **_FIXED_VARIABLES}
 
-    def __init__(self, limits: SandboxLimits) -> None:
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        try:
+
+class _TemplateProcess:
+    """The pool's handle on one template process and its control socket."""
+
+    def __init__(self, kind: TemplateKind, limits: SandboxLimits) -> None:
+        self.kind = kind
+        self.limits = limits
+        self._control, template_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with template_end:
             self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sandbox.worker",
-                    json.dumps(dataclasses.asdict(limits)),
-                    str(request_read),
-                    str(reply_write),
-                ],
-                pass_fds=(request_read, reply_write),
-                env={**os.environ, **_WORKER_ENVIRONMENT},
+                [*_TEMPLATE_COMMAND, kind, json.dumps(dataclasses.asdict(limits)), str(template_end.fileno())],
+                pass_fds=(template_end.fileno(),),
+                env=template_environment(),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        finally:
-            os.close(request_read)
-            os.close(reply_write)
-        self._requests = Connection(request_write, readable=False)
-        self._replies = Connection(reply_read, writable=False)
         self.pid = self._process.pid
         self.isolation: IsolationReport | None = None
 
     def wait_ready(self, timeout_s: float = _START_TIMEOUT_S) -> IsolationReport:
         if self.isolation is None:
-            if not self._replies.poll(timeout_s):
-                self.kill()
-                raise SandboxError(f"sandbox worker did not start within {timeout_s:g} s")
+            self._control.settimeout(timeout_s)
             try:
-                message = json.loads(self._replies.recv_bytes())
-            except (EOFError, OSError):
-                message = {"error": f"exited with code {self._process.wait()}"}
+                message = json.loads(self._control.recv(1 << 16) or b'{"error": "exited"}')
+            except (OSError, ValueError) as error:
+                message = {"error": f"no word from it ({error})"}
             if "error" in message:
                 self.kill()
-                raise SandboxError(f"sandbox worker failed to start: {message['error']}")
+                raise SandboxError(f"sandbox template failed to start: {message['error']}")
             self.isolation = IsolationReport.from_dict(message["isolation"])
         return self.isolation
 
     def execute(self, code: str, timeout_s: float) -> ExecutionResult:
+        """Run one program in a fresh process of this template's; raises ``_TemplateLost`` when
+        the template itself failed."""
+        deadline = time.monotonic() + timeout_s + _REPLY_GRACE_S
+        request_fd, reply_fd = self._hand_over(timeout_s)
+        try:
+            frame = _exchange(
+                request_fd, reply_fd, encode_request(code, timeout_s), reply_size_cap(self.limits), deadline
+            )
+            self._control.settimeout(max(deadline - time.monotonic(), 0.001))
+            wait_status, timed_out = ENDED.unpack(self._control.recv(ENDED.size))
+        except (OSError, struct.error) as error:
+            raise _TemplateLost(f"sandbox template lost: {error}", program_started=True) from error
+        except BaseException:
+            self.kill()  # mid-exchange, the control protocol is out of step: never use this template again
+            raise
+        return judge(frame, wait_status, timed_out, timeout_s, self.limits)
+
+    def _hand_over(self, timeout_s: float) -> tuple[int, int]:
+        """The request and reply pipes of a process ready for the program."""
         try:
             self.wait_ready()
-            self._requests.send_bytes(json.dumps({"code": code, "timeout_s": timeout_s}).encode())
-            if not self._replies.poll(timeout_s + _REPLY_GRACE_S):
-                raise _WorkerLost(ExecutionResult(Status.TIMEOUT, error=f"exceeded the {timeout_s:g} s time limit"))
-            return ExecutionResult.from_dict(json.loads(self._replies.recv_bytes()))
-        except (EOFError, OSError, ValueError, SandboxError) as error:
-            raise _WorkerLost(ExecutionResult(Status.CRASHED, error=f"sandbox worker lost: {error}")) from error
+            self._control.settimeout(_REPLY_GRACE_S)
+            self._control.send(DISPATCH.pack(timeout_s))
+            handover, fds, _, _ = socket.recv_fds(self._control, HANDOVER.size, 2)
+        except (OSError, SandboxError) as error:
+            raise _TemplateLost(f"sandbox template lost: {error}", program_started=False) from error
+        if len(fds) != 2 or len(handover) != HANDOVER.size:
+            for fd in fds:
+                os.close(fd)
+            raise _TemplateLost("sandbox template handed over no process", program_started=False)
+        return fds[0], fds[1]
 
     def kill(self) -> None:
-        for connection in (self._requests, self._replies):
-            connection.close()
+        self._control.close()
         if self._process.poll() is None:
-            os.killpg(self._process.pid, 9)
+            os.killpg(self._process.pid, signal.SIGKILL)
         self._process.wait()
+
+
+class _Worker:
+    """Runs one program at a time, forked from whichever of its templates the program needs, and
+    replaces a template that fails. A program that had not reached a process when its template
+    failed is retried once on the replacement, so the program is not charged for the template."""
+
+    def __init__(self, limits: SandboxLimits) -> None:
+        self.limits = limits
+        self.templates: dict[TemplateKind, _TemplateProcess] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            for kind in TemplateKind:
+                self.templates[kind] = _TemplateProcess(kind, limits)
+        except BaseException:
+            self.kill()
+            raise
+
+    def wait_ready(self) -> IsolationReport:
+        return [template.wait_ready() for template in self.templates.values()][-1]
+
+    def execute(self, code: str, timeout_s: float) -> ExecutionResult:
+        kind = TemplateKind.for_program(code)
+        try:
+            return self._execute_on(kind, code, timeout_s)
+        except _TemplateLost as lost:
+            if lost.program_started:
+                return ExecutionResult(Status.CRASHED, error=str(lost))
+        try:
+            return self._execute_on(kind, code, timeout_s)
+        except _TemplateLost as lost:
+            return ExecutionResult(Status.CRASHED, error=str(lost))
+
+    def _execute_on(self, kind: TemplateKind, code: str, timeout_s: float) -> ExecutionResult:
+        template = self._template(kind)
+        try:
+            return template.execute(code, timeout_s)
+        except _TemplateLost as lost:
+            logger.warning("replacing a sandbox template: %s", lost)
+            self._replace(template)
+            raise
+
+    def kill(self) -> None:
+        with self._lock:
+            self._closed = True
+            templates = list(self.templates.values())
+        for template in templates:
+            template.kill()
+
+    def _template(self, kind: TemplateKind) -> _TemplateProcess:
+        with self._lock:
+            if self._closed:
+                raise SandboxError("the sandbox is closed")
+            return self.templates[kind]
+
+    def _replace(self, template: _TemplateProcess) -> None:
+        template.kill()
+        with self._lock:
+            if not self._closed:
+                self.templates[template.kind] = _TemplateProcess(template.kind, self.limits)
+
+
+def _exchange(request_fd: int, reply_fd: int, request: bytes, cap: int, deadline: float) -> bytes | None:
+    """Write the request into a program's process and read its whole reply: ``None`` when the
+    reply grows past ``cap`` bytes. The reply ends when the process closes its end or dies."""
+    try:
+        try:
+            with open(request_fd, "wb") as requests:
+                requests.write(request)
+        except BrokenPipeError:
+            pass  # the process ended before reading; how it ended says why
+        return _read_reply(reply_fd, cap, deadline)
+    finally:
+        os.close(reply_fd)
+
+
+def _read_reply(reply_fd: int, cap: int, deadline: float) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while (remaining := deadline - time.monotonic()) > 0 and select.select([reply_fd], [], [], remaining)[0]:
+        chunk = os.read(reply_fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    raise OSError("the program's process outlived its deadline")
+
+
+def judge(
+    frame: bytes | None, wait_status: int, timed_out: bool, timeout_s: float, limits: SandboxLimits
+) -> ExecutionResult:
+    """A program's result from what its process wrote and how it ended. A reply counts only from
+    a process that then exited normally: one still running when its deadline came timed out, whatever
+    it had written."""
+    if timed_out:
+        return ExecutionResult(Status.TIMEOUT, error=f"exceeded the {timeout_s:g} s time limit")
+    if os.WIFSIGNALED(wait_status):
+        number = os.WTERMSIG(wait_status)
+        if number == signal.SIGXCPU:
+            return ExecutionResult(Status.TIMEOUT, error="exceeded the CPU time limit")
+        return ExecutionResult(Status.CRASHED, error=f"process died with {_signal_name(number)}")
+    if (code := os.waitstatus_to_exitcode(wait_status)) != 0:
+        return ExecutionResult(Status.CRASHED, error=f"process exited with code {code}")
+    if frame is None:
+        return ExecutionResult(Status.CRASHED, error="the process's reply exceeded its size limit")
+    if not frame:
+        return ExecutionResult(Status.CRASHED, error="process ended without a readable result")
+    try:
+        return decode_reply(frame, limits)
+    except MalformedReply as error:
+        return ExecutionResult(Status.CRASHED, error=f"unreadable reply: {error}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 class Sandbox:
@@ -126,18 +272,19 @@ class Sandbox:
         if self.max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {self.max_workers}")
         self.limits = limits or SandboxLimits()
-        self._idle: queue.SimpleQueue[_WorkerProcess] = queue.SimpleQueue()
-        self._workers: set[_WorkerProcess] = set()
-        self._lock = threading.Lock()
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._workers: list[_Worker] = []
         self._closed = False
         self._executor = concurrent.futures.ThreadPoolExecutor(self.max_workers, thread_name_prefix="sandbox")
         try:
             for _ in range(self.max_workers):
-                self._idle.put(self._start_worker())
-            reports = [worker.wait_ready() for worker in list(self._workers)]
+                self._workers.append(_Worker(self.limits))
+            reports = [worker.wait_ready() for worker in self._workers]
         except BaseException:
             self.close()
             raise
+        for worker in self._workers:
+            self._idle.put(worker)
         self.isolation = reports[0]
         logger.info("sandbox ready: %d workers; isolation: %s", self.max_workers, ", ".join(self.isolation.active))
         for layer, reason in self.isolation.missing.items():
@@ -145,9 +292,8 @@ class Sandbox:
 
     @property
     def worker_pids(self) -> list[int]:
-        """Process ids of the live workers, for monitoring."""
-        with self._lock:
-            return [worker.pid for worker in self._workers]
+        """Process ids of the live template processes, for monitoring."""
+        return [template.pid for worker in self._workers for template in list(worker.templates.values())]
 
     def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
         """Run one program and report how it ended. Never raises for anything the program does."""
@@ -160,11 +306,6 @@ class Sandbox:
         worker = self._idle.get()
         try:
             return worker.execute(code, timeout_s)
-        except _WorkerLost as lost:
-            logger.warning("replacing a sandbox worker: %s", lost)
-            self._retire(worker)
-            worker = self._start_worker()
-            return lost.result
         finally:
             self._idle.put(worker)
 
@@ -177,11 +318,9 @@ class Sandbox:
         return await asyncio.wrap_future(self._executor.submit(self.run, code, timeout))
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            workers, self._workers = self._workers, set()
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
+        for worker in self._workers:
             worker.kill()
 
     def __enter__(self) -> Sandbox:
@@ -200,7 +339,7 @@ class Sandbox:
         return float(timeout)
 
     def _screen(self, code: object) -> ExecutionResult | None:
-        """Refuse, before any worker sees it, input that is not a program."""
+        """Refuse, before any template sees it, input that is not a program."""
         if not isinstance(code, str):
             raise TypeError(f"code must be a str, got {type(code).__name__}")
         if len(code) > self.limits.max_code_chars:
@@ -211,16 +350,3 @@ class Sandbox:
         if "\x00" in code:
             return ExecutionResult(Status.SYNTAX_ERROR, error="program contains NUL characters")
         return None
-
-    def _start_worker(self) -> _WorkerProcess:
-        with self._lock:
-            if self._closed:
-                raise SandboxError("the sandbox is closed")
-            worker = _WorkerProcess(self.limits)
-            self._workers.add(worker)
-        return worker
-
-    def _retire(self, worker: _WorkerProcess) -> None:
-        with self._lock:
-            self._workers.discard(worker)
-        worker.kill()

@@ -40,12 +40,3 @@ class ExecutionResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExecutionResult:
-        """Rebuild a result from JSON that crossed a process boundary; raises ``ValueError`` on
-        anything malformed, since a program's process may have written it."""
-        stdout, answer, error = data.get("stdout", ""), data.get("answer"), data.get("error")
-        if not isinstance(stdout, str) or not all(isinstance(v, (str, type(None))) for v in (answer, error)):
-            raise ValueError("malformed execution result")
-        return cls(Status(data["status"]), stdout, answer, error, float(data.get("duration_s", 0.0)))

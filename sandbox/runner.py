@@ -1,17 +1,16 @@
-"""Running programs one after another inside a runner process, and judging after each whether
-the process is still fit for the next one.
+"""Running one program in the process it was forked for, and that process's short life.
 
-This code runs after the process has been confined (``sandbox.jail``). It captures output, finds
-the answer, turns exceptions into statuses with short messages, and watches for anything a program
-may have left behind: a runner stays in service only while every program it ran left the libraries
-as it found them (``sandbox.state``), touched no library object (``ProgramGuards``), ran no code
-RestrictedPython did not compile (``sandbox.audit``) and ended without hitting a limit or the policy.
+A program's process is forked from the template (``sandbox.template``) and confined (``sandbox.jail``)
+before it reads its program; it runs that one program, writes one reply and exits. Nothing here
+decides whether the process may be trusted again: it never is. This module captures output, finds
+the answer, and turns every way a program can end into a status with a short message.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
+import math
+import os
 import resource
 import sys
 import time
@@ -19,24 +18,11 @@ import traceback
 from typing import Any
 
 from sandbox.audit import AuditMonitor
+from sandbox.jail import Jail, ProcessLimits
 from sandbox.limits import SandboxLimits
-from sandbox.restricted import (
-    PROGRAM_FILENAME,
-    CompiledProgram,
-    CompileError,
-    PolicyViolation,
-    ProgramGuards,
-    compile_program,
-)
+from sandbox.restricted import PROGRAM_FILENAME, CompileError, PolicyViolation, ProgramGuards, compile_program
 from sandbox.result import ExecutionResult, Status
-from sandbox.state import library_state
-
-_MAX_ERROR_CHARS = 300
-# Endings after which a runner is not trusted with another program: a limit or the policy stopped
-# the program part-way, possibly inside a library.
-_RETIRING_STATUSES = frozenset({Status.FORBIDDEN, Status.MEMORY_EXCEEDED, Status.TIMEOUT, Status.CRASHED})
-_MAX_PROGRAMS_PER_RUNNER = 10_000
-CPU_SECONDS_PER_RUNNER = 300.0
+from sandbox.wire import MAX_ERROR_CHARS, decode_request, encode_reply
 
 
 class OutputLimitExceeded(BaseException):
@@ -45,7 +31,11 @@ class OutputLimitExceeded(BaseException):
 
 
 class CappedOutput(io.StringIO):
-    """A text stream that refuses to grow past a limit and remembers that it was asked to."""
+    """A text stream that refuses to grow past a limit and remembers that it was asked to.
+
+    Lone surrogates (``print(chr(0xd800))``) are escaped as they are written, so that what is
+    counted is what the reply carries, and the reply is always valid UTF-8.
+    """
 
     def __init__(self, limit: int) -> None:
         super().__init__()
@@ -54,6 +44,7 @@ class CappedOutput(io.StringIO):
         self.exceeded = False
 
     def write(self, text: str) -> int:
+        text = printable(text)
         self.size += len(text)
         if self.size > self.limit:
             self.exceeded = True
@@ -61,6 +52,11 @@ class CappedOutput(io.StringIO):
             self.size = self.limit
             raise OutputLimitExceeded(f"output exceeded {self.limit} characters")
         return super().write(text)
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates written as escapes, which UTF-8 (and so JSON) can carry."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def last_printed_line(stdout: str) -> str | None:
@@ -71,64 +67,85 @@ def last_printed_line(stdout: str) -> str | None:
     return None
 
 
-class ProgramRunner:
-    """Runs programs in this process, one at a time."""
+def program_process(
+    jail: Jail, limits: SandboxLimits, process_limits: ProcessLimits, request_fd: int, reply_fd: int
+) -> None:
+    """A freshly forked process's whole life: confine, read the program, run it, reply, exit.
 
-    def __init__(self, limits: SandboxLimits, monitor: AuditMonitor | None = None) -> None:
-        self.limits = limits
-        self._monitor = monitor
-        self._programs_run = 0
-        self._state = library_state()
-        self._memory_ceiling_kb = _peak_rss_kb() + limits.memory_mb * 1024 // 4
-        sys.setrecursionlimit(limits.recursion_limit)
-
-    def run(self, code: str) -> tuple[ExecutionResult, bool]:
-        """The program's result, and whether this process may run another program."""
-        started = time.perf_counter()
+    Never returns. Fails closed: a process that could not be confined replies ``crashed`` without
+    reading its program.
+    """
+    try:
         try:
-            program = compile_program(code)
-        except CompileError as error:
-            return ExecutionResult(error.status, error=error.message, duration_s=time.perf_counter() - started), True
-        guards = ProgramGuards()
-        result = self._execute(program, guards)
-        self._programs_run += 1
-        reusable = (
-            result.status not in _RETIRING_STATUSES
-            and not guards.touched_library_state
-            and not (self._monitor and self._monitor.alarmed)
-            and library_state() == self._state
-            and _peak_rss_kb() < self._memory_ceiling_kb
-            and time.process_time() < CPU_SECONDS_PER_RUNNER
-            and self._programs_run < _MAX_PROGRAMS_PER_RUNNER
-        )
-        return dataclasses.replace(result, duration_s=time.perf_counter() - started), reusable
+            jail.enter({request_fd, reply_fd}, process_limits)
+        except Exception as error:  # noqa: BLE001 - any failure to confine means no program runs
+            _reply(reply_fd, ExecutionResult(Status.CRASHED, error=f"could not confine the process: {error}"))
+            return
+        code, timeout_s = decode_request(_read_to_end(request_fd))
+        cpu_seconds = math.ceil(timeout_s) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        monitor = AuditMonitor()
+        sys.addaudithook(monitor)
+        _reply(reply_fd, run_program(code, limits, monitor))
+    finally:
+        os._exit(0)
 
-    def _execute(self, program: CompiledProgram, guards: ProgramGuards) -> ExecutionResult:
-        stdout = CappedOutput(self.limits.max_output_chars)
-        sys.stdout, sys.stderr = stdout, CappedOutput(self.limits.max_output_chars)
-        namespace = guards.namespace()
-        if self._monitor:
-            self._monitor.armed = True
-        try:
-            exec(program.body, namespace)
-            value = eval(program.final_expression, namespace) if program.final_expression else None
-            answer = _answer(stdout, value, namespace)
-        except BaseException as error:  # noqa: BLE001 - every way a program can end is a status
-            status, message = _classify(error)
-            if stdout.exceeded:
-                status = Status.OUTPUT_EXCEEDED
-            return ExecutionResult(status, stdout=stdout.getvalue(), error=message)
-        finally:
-            if self._monitor:
-                self._monitor.armed = False
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+
+def _read_to_end(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reply(fd: int, result: ExecutionResult) -> None:
+    view = memoryview(encode_reply(result))
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def run_program(code: str, limits: SandboxLimits, monitor: AuditMonitor | None = None) -> ExecutionResult:
+    """Compile and run one program in this process; never raises for anything the program does."""
+    started = time.perf_counter()
+    sys.setrecursionlimit(limits.recursion_limit)
+    try:
+        program = compile_program(code)
+    except CompileError as error:
+        message = printable(error.message)[:MAX_ERROR_CHARS]
+        return ExecutionResult(error.status, error=message, duration_s=time.perf_counter() - started)
+    stdout = CappedOutput(limits.max_output_chars)
+    sys.stdout, sys.stderr = stdout, CappedOutput(limits.max_output_chars)
+    namespace = ProgramGuards().namespace()
+    if monitor:
+        monitor.armed = True
+    try:
+        exec(program.body, namespace)
+        value = eval(program.final_expression, namespace) if program.final_expression else None
+        answer = _answer(stdout, value, namespace)
+        status, error = _judge_output(stdout, answer, limits)
+    except BaseException as raised:  # noqa: BLE001 - every way a program can end is a status
+        status, error = _classify(raised)
+        answer = None
         if stdout.exceeded:
-            return ExecutionResult(Status.OUTPUT_EXCEEDED, stdout=stdout.getvalue(), error="output limit exceeded")
-        return ExecutionResult(Status.OK, stdout=stdout.getvalue(), answer=answer)
+            status = Status.OUTPUT_EXCEEDED
+    finally:
+        if monitor:
+            monitor.armed = False
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    if status is not Status.OK:
+        answer = None
+    return ExecutionResult(status, stdout.getvalue(), answer, error, time.perf_counter() - started)
 
 
-def _peak_rss_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def _judge_output(stdout: CappedOutput, answer: str | None, limits: SandboxLimits) -> tuple[Status, str | None]:
+    if stdout.exceeded:
+        return Status.OUTPUT_EXCEEDED, "output limit exceeded"
+    if answer is not None and len(answer) > limits.max_output_chars:
+        return (
+            Status.OUTPUT_EXCEEDED,
+            f"answer has {len(answer):,} characters; the limit is {limits.max_output_chars:,}",
+        )
+    return Status.OK, None
 
 
 def _answer(stdout: CappedOutput, value: Any, namespace: dict[str, Any]) -> str | None:
@@ -141,7 +158,9 @@ def _answer(stdout: CappedOutput, value: Any, namespace: dict[str, Any]) -> str 
         printed = last_printed_line(stdout.getvalue())
         if printed is not None:
             return printed
-    return None if value is None else str(value).strip() or None
+    if value is None:
+        return None
+    return printable(str(value).strip()) or None
 
 
 def _classify(error: BaseException) -> tuple[Status, str]:
@@ -179,7 +198,7 @@ def _describe(error: BaseException, fallback: str, line_of: BaseException | None
     line = _program_line(line_of or error)
     if line is not None:
         message = f"line {line}: {message}"
-    return message[:_MAX_ERROR_CHARS]
+    return printable(message)[:MAX_ERROR_CHARS]
 
 
 def _program_line(error: BaseException) -> int | None:

@@ -47,7 +47,8 @@ CONTAINED = {
     "sympify kills the worker": (escape("__import__('os').kill(__import__('os').getppid(), 9)"), "forbidden", ""),
     # imports
     "import os": ("import os", "forbidden", "import of 'os' is not allowed"),
-    "import sys": ("import sys\nsys.exit(0)", "forbidden", "import of 'sys' is not allowed"),
+    "sys.exit": ("import sys\nsys.exit(0)", "runtime_error", "SystemExit"),
+    "real sys through its stand-in": ("import sys\nprint(sys.modules)", "runtime_error", "AttributeError"),
     "import ctypes": ("import ctypes", "forbidden", "import of 'ctypes' is not allowed"),
     "import importlib": ("import importlib", "forbidden", "import of 'importlib' is not allowed"),
     "import builtins": ("import builtins", "forbidden", "import of 'builtins' is not allowed"),

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import threading
 
 import pytest
 
@@ -90,14 +91,26 @@ def test_random_state_is_not_inherited(sandbox: Sandbox) -> None:
     assert "0.7579544029403025" not in follow_up  # the second draw after seed(0)
 
 
-def test_killed_worker_is_replaced() -> None:
+def test_killed_templates_are_replaced_without_failing_a_program() -> None:
+    """A template that died between programs is noticed when the next program is handed to it:
+    that program never reached a process, so it runs on the replacement."""
     with Sandbox(max_workers=1, limits=LIMITS) as pool:
-        (pid,) = pool.worker_pids
-        os.killpg(pid, signal.SIGKILL)
-        lost = pool.run("print(1)")
-        assert lost.status == "crashed"
+        pids = pool.worker_pids
+        for pid in pids:
+            os.killpg(pid, signal.SIGKILL)
         assert [pool.run("print(2)").answer for _ in range(3)] == ["2", "2", "2"]
-        assert pool.worker_pids != [pid]
+        assert pool.run("import sympy\nprint(sympy.Integer(3))").answer == "3"
+        assert set(pool.worker_pids).isdisjoint(pids)
+
+
+def test_a_template_killed_during_a_program_fails_only_that_program() -> None:
+    with Sandbox(max_workers=1, limits=LIMITS) as pool:
+        pids = pool.worker_pids
+        threading.Timer(0.5, lambda: [os.killpg(pid, signal.SIGKILL) for pid in pids]).start()
+        lost = pool.run("while True:\n    pass")
+        assert (lost.status, lost.answer) == ("crashed", None)
+        assert "sandbox template lost" in lost.error
+        assert pool.run("print(3)").answer == "3"
 
 
 def test_closed_sandbox_refuses_work() -> None:
