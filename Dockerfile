@@ -1,6 +1,9 @@
 # potcot on GPU: the official vLLM image (CUDA, PyTorch and vLLM), with potcot installed on top.
 #   docker build -t potcot .
-#   docker run --gpus all -p 8000:8000 potcot --model TIGER-Lab/MAmmoTH-7B
+#   docker run --gpus all -p 8000:8000 -e POTCOT_API_KEY="$(openssl rand -hex 32)" potcot --model TIGER-Lab/MAmmoTH-7B
+# It listens on 0.0.0.0 so that the published port reaches it: set POTCOT_API_KEY (one key, or several
+# separated by commas), or anyone who can reach the port can use the model and its sandbox; without
+# one, potcot serve warns loudly at start-up. /health, polled by the HEALTHCHECK, needs no key.
 FROM vllm/vllm-openai:v0.33.0
 
 WORKDIR /opt/potcot

@@ -70,6 +70,9 @@ def solve_request(item: Item, config: BenchConfig) -> dict[str, Any]:
     }
 
 
+_UNAUTHORIZED_HINT = "pass the server's key with --api-key or POTCOT_API_KEY"
+
+
 class HttpSolver:
     """``POST /solve`` on a potcot server, with backoff on 429, 503 and dropped connections."""
 
@@ -78,12 +81,19 @@ class HttpSolver:
         self._client = client
 
     async def check(self) -> None:
-        try:
-            response = await self._client.get(self.url + "/health", timeout=10)
-        except httpx.HTTPError as error:
-            raise ServerUnreachable(f"cannot reach a potcot server at {self.url}: {error}") from None
-        if response.status_code != 200:
-            raise ServerUnreachable(f"the server at {self.url} is not ready: {response.status_code} {response.text}")
+        """Stop before the first question when the server is down, loading, or refuses our key:
+        ``/health`` answers without one, so ``/v1/models`` is asked as well."""
+        for path in ("/health", "/v1/models"):
+            try:
+                response = await self._client.get(self.url + path, timeout=10)
+            except httpx.HTTPError as error:
+                raise ServerUnreachable(f"cannot reach a potcot server at {self.url}: {error}") from None
+            if response.status_code == 401:
+                raise ServerUnreachable(f"the server at {self.url} refused the API key: {_UNAUTHORIZED_HINT}")
+            if response.status_code != 200:
+                raise ServerUnreachable(
+                    f"the server at {self.url} is not ready: {response.status_code} {response.text}"
+                )
 
     async def solve(self, item: Item, config: BenchConfig) -> dict[str, Any]:
         problem = "no attempt"
@@ -98,6 +108,8 @@ class HttpSolver:
                 problem = f"server busy ({response.status_code})"
                 await asyncio.sleep(_retry_after(response) or _backoff(attempt))
                 continue
+            if response.status_code == 401:
+                raise ServerUnreachable(f"the server at {self.url} refused the API key: {_UNAUTHORIZED_HINT}")
             if response.status_code != 200:
                 raise ItemFailed(f"{response.status_code}: {_error_message(response)}")
             return response.json()

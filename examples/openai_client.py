@@ -1,11 +1,17 @@
 """potcot through the official OpenAI client: plain generation and a hybrid solve, streamed.
 
 .venv/bin/python examples/openai_client.py   # with `make run` serving on 127.0.0.1:8000
+
+With a server started with API keys, export POTCOT_API_KEY as for the server: the first key is sent.
 """
+
+import os
 
 from openai import OpenAI
 
-client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
+# The client needs some api_key; a server without keys ignores it.
+api_key = os.environ.get("POTCOT_API_KEY", "").split(",")[0].strip() or "unused"
+client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=api_key)
 print([model.id for model in client.models.list()])
 
 reply = client.chat.completions.create(

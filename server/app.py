@@ -1,6 +1,7 @@
-"""The HTTP server: thin routes over the serving classes, errors in OpenAI's shape, admission
-control, Prometheus metrics, and an engine that loads in the background so that ``/health`` can
-tell a load balancer when the server is ready."""
+"""The HTTP server: thin routes over the serving classes, errors in OpenAI's shape, the middleware
+of ``server.middleware`` (request ids, metrics, API keys, admission control), Prometheus metrics,
+and an engine that loads in the background so that ``/health`` can tell a load balancer when the
+server is ready."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox import Sandbox, SandboxError, SandboxLimits
 from server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
-from server.errors import ApiError, error_body
+from server.errors import ApiError, error_response
 from server.metrics import Metrics
+from server.middleware import REQUEST_ID_HEADER, AdmissionControl, ApiKeyAuth, RequestIdHeader, RequestMetrics
 from server.protocol import ChatCompletionRequest, CompletionRequest, ModelList, SolveRequest, SolveResponse
 from server.serving_chat import ChatService
 from server.serving_completions import CompletionService
@@ -33,11 +34,6 @@ from server.solver import Solver
 logger = logging.getLogger(__name__)
 
 EngineFactory = Callable[[ServerSettings], Awaitable[Engine]]
-
-_GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
-_KNOWN_PATHS = _GENERATING_PATHS | {"/v1/models", "/health", "/metrics"}
-_MAX_BODY_BYTES = 8 * 2**20
-_RETRY_AFTER_S = "1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,59 +117,6 @@ class Runtime:
         await self._engine.check_health()
 
 
-class AdmissionControl:
-    """Bounds the generating requests in flight: past the bound, a request is refused at once with
-    503 and ``Retry-After`` instead of joining an ever-growing queue. Also counts every request
-    for the metrics, and refuses bodies too large to be a question."""
-
-    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
-        self._app = app
-        self._limit = limit
-        self._metrics = metrics
-        self._in_flight = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        path = scope["path"]
-        endpoint = path if path in _KNOWN_PATHS else "other"
-        limited = path in _GENERATING_PATHS
-        refusal = self._refusal(scope, limited)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            self._metrics.requests.labels(endpoint, str(refusal.status_code)).inc()
-            return
-        status = 500
-        if limited:
-            self._in_flight += 1
-            self._metrics.requests_in_flight.inc()
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, send_and_record)
-        finally:
-            if limited:
-                self._in_flight -= 1
-                self._metrics.requests_in_flight.dec()
-            self._metrics.requests.labels(endpoint, str(status)).inc()
-
-    def _refusal(self, scope: Scope, limited: bool) -> JSONResponse | None:
-        length = dict(scope["headers"]).get(b"content-length", b"0")
-        if length.isdigit() and int(length) > _MAX_BODY_BYTES:
-            return _error(413, f"request body over {_MAX_BODY_BYTES // 2**20} MiB", "invalid_request_error")
-        if limited and self._in_flight >= self._limit:
-            refusal = _error(503, "the server is at capacity; retry shortly", "service_unavailable")
-            refusal.headers["Retry-After"] = _RETRY_AFTER_S
-            return refusal
-        return None
-
-
 def build_app(
     settings: ServerSettings,
     engine_factory: EngineFactory = start_engine,
@@ -183,21 +126,21 @@ def build_app(
     runtime = Runtime(settings, metrics, engine_factory, on_load_failure)
     app = FastAPI(title="potcot", version="0.1.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
-    app.add_middleware(AdmissionControl, limit=settings.max_concurrent_requests, metrics=metrics)
+    _add_middleware(app, settings, metrics)
     _add_error_handlers(app)
 
     @app.post("/solve", response_model=SolveResponse)
     async def solve(body: SolveRequest, request: Request) -> Any:
-        return await _until_disconnected(request, runtime.services.solve.solve(body, _request_id(request)))
+        return await _until_disconnected(request, runtime.services.solve.solve(body, _engine_request_id()))
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
-        return _respond(await _until_disconnected(request, runtime.services.chat.create(body, _request_id(request))))
+        return _respond(await _until_disconnected(request, runtime.services.chat.create(body, _engine_request_id())))
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Any:
         return _respond(
-            await _until_disconnected(request, runtime.services.completions.create(body, _request_id(request)))
+            await _until_disconnected(request, runtime.services.completions.create(body, _engine_request_id()))
         )
 
     @app.get("/v1/models", response_model=ModelList)
@@ -216,8 +159,21 @@ def build_app(
     return app
 
 
-def _request_id(request: Request) -> str:
-    return request.headers.get("x-request-id") or uuid.uuid4().hex
+def _add_middleware(app: FastAPI, settings: ServerSettings, metrics: Metrics) -> None:
+    """Outermost first: the request id (so that every response carries it), the metrics (so that
+    they count refusals), the API keys (so that nothing else runs without one), admission."""
+    app.add_middleware(AdmissionControl, limit=settings.max_concurrent_requests, metrics=metrics)
+    if settings.api_key:
+        app.add_middleware(ApiKeyAuth, keys=[key.get_secret_value() for key in settings.api_key])
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestIdHeader)
+
+
+def _engine_request_id() -> str:
+    """A fresh id of the server's own for each engine request, never the client's X-Request-Id:
+    vLLM keys requests, and their aborts, by id, so two clients that sent the same header would
+    otherwise share, or cancel, each other's generations."""
+    return uuid.uuid4().hex
 
 
 def _respond(result: Any) -> Response:
@@ -252,10 +208,6 @@ async def _wait_for_disconnect(request: Request) -> None:
         pass
 
 
-def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, message, kind, param).model_dump(), status_code=status)
-
-
 def _location(problem: Any) -> str:
     """Where in the body a validation problem is: ``messages.0.content``."""
     return ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
@@ -264,39 +216,43 @@ def _location(problem: Any) -> str:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        return _error(error.status, error.message, error.kind, error.param)
+        return error_response(error.status, error.message, error.kind, error.param)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = error.errors()
         first = problems[0] if problems else {}
         if first.get("type") == "json_invalid":
-            return _error(
+            return error_response(
                 400,
                 f"the request body is not valid JSON: {first.get('ctx', {}).get('error', '')}",
                 "invalid_request_error",
             )
         message = "; ".join(f"{_location(problem)}: {problem['msg']}" for problem in problems[:5])
-        return _error(400, message, "invalid_request_error", _location(first))
+        return error_response(400, message, "invalid_request_error", _location(first))
 
     @app.exception_handler(EngineInputError)
     async def engine_input(request: Request, error: EngineInputError) -> JSONResponse:
-        return _error(400, str(error), "invalid_request_error")
+        return error_response(400, str(error), "invalid_request_error")
 
     @app.exception_handler(EngineUnavailable)
     async def engine_unavailable(request: Request, error: EngineUnavailable) -> JSONResponse:
-        return _error(503, str(error), "service_unavailable")
+        return error_response(503, str(error), "service_unavailable")
 
     @app.exception_handler(SandboxError)
     async def sandbox_unavailable(request: Request, error: SandboxError) -> JSONResponse:
-        return _error(503, str(error), "service_unavailable")
+        return error_response(503, str(error), "service_unavailable")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
-        return _error(error.status_code, str(error.detail), kind)
+        return error_response(error.status_code, str(error.detail), kind)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> JSONResponse:
-        logger.exception("unexpected error serving %s", request.url.path)
-        return _error(500, "internal server error", "internal_server_error")
+        # Starlette answers unexpected errors from outside every middleware: the id is added here.
+        request_id = request.state.request_id
+        logger.exception("unexpected error serving %s (%s %s)", request.url.path, REQUEST_ID_HEADER, request_id)
+        response = error_response(500, "internal server error", "internal_server_error")
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response

@@ -260,7 +260,7 @@ class Potcot(BaseSettings):
 def _solve_remotely(url: str, command: SolveCommand) -> dict[str, object]:
     body = command.model_dump(include={"question", "strategy", "choices", "temperature", "seed"})
     try:
-        response = httpx.post(url.rstrip("/") + "/solve", json=body, timeout=600)
+        response = httpx.post(url.rstrip("/") + "/solve", json=body, headers=_auth_headers(command), timeout=600)
     except httpx.HTTPError as error:
         raise SystemExit(f"potcot: cannot reach {url}: {error}") from None
     if response.status_code != 200:
@@ -292,12 +292,21 @@ async def _bench(settings: BenchCommand, config: BenchConfig) -> dict[str, objec
 
     with Grader(config.grading) as grader:
         if settings.url:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(900.0, connect=10.0)) as client:
+            timeout = httpx.Timeout(900.0, connect=10.0)
+            async with httpx.AsyncClient(timeout=timeout, headers=_auth_headers(settings)) as client:
                 solver = HttpSolver(settings.url, client)
                 await solver.check()
                 return await run_benchmark(config, solver, grader)
         async with LocalSolver.start(settings) as local:
             return await run_benchmark(config, local, grader)
+
+
+def _auth_headers(settings: ServerSettings) -> dict[str, str]:
+    """A client's credentials for a server with keys: the first of --api-key or POTCOT_API_KEY, so
+    that one variable configures a server and the commands that talk to it."""
+    if not settings.api_key:
+        return {}
+    return {"Authorization": f"Bearer {settings.api_key[0].get_secret_value()}"}
 
 
 def _read_jsonl(path: Path) -> list[dict[str, object]]:

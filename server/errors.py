@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
+
 from server.protocol import ErrorInfo, ErrorResponse
 
 
@@ -19,3 +21,9 @@ class ApiError(Exception):
 
 def error_body(status: int, message: str, kind: str, param: str | None = None) -> ErrorResponse:
     return ErrorResponse(error=ErrorInfo(message=message, type=kind, param=param, code=status))
+
+
+def error_response(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
+    """The HTTP response of an error: the routes' exception handlers and the middleware that
+    refuses requests before any route runs answer alike."""
+    return JSONResponse(error_body(status, message, kind, param).model_dump(), status_code=status)

@@ -4,10 +4,10 @@ environment variables."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from server.prompts import PromptStyle
 
@@ -32,6 +32,12 @@ class ServerSettings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
+    # NoDecode: the variable holds plain text, not JSON; ``_one_or_several_keys`` splits it.
+    api_key: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="a key clients must send as 'Authorization: Bearer KEY' (repeat the flag for several; "
+        "POTCOT_API_KEY: one key, or several separated by commas); default: none, no authentication",
+    )
     max_model_len: int | None = Field(4096, ge=16, description="context length; default: 4096 (None: the model's)")
     dtype: str = Field("auto", description="weights and activations dtype for vLLM")
     gpu_memory_utilization: float | None = Field(
@@ -48,3 +54,20 @@ class ServerSettings(BaseSettings):
     cache_dir: Path = Field(Path.home() / ".cache" / "potcot", description="where the embedded model is converted")
     graceful_shutdown_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="server log level")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _one_or_several_keys(cls, value: object) -> object:
+        """``POTCOT_API_KEY=k1,k2``; repeated flags reach the validator joined the same way."""
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",")]
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _no_empty_key(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        """An empty key is a mistake (``-e POTCOT_API_KEY=$UNSET``, a stray comma), never a wish to
+        serve without keys: refusing to start is safer than serving openly."""
+        if not all(key.get_secret_value() for key in keys):
+            raise ValueError("an API key must not be empty; to serve without keys, unset POTCOT_API_KEY")
+        return keys

@@ -17,6 +17,7 @@ class ScriptedEngine(Engine):
         self.completions = list(completions)
         self.prompts: list[Prompt] = []
         self.options: list[SamplingOptions] = []
+        self.request_ids: list[str] = []
         self.model_name = model_name
         self.max_model_len = max_model_len
         self.has_chat_template = True
@@ -28,6 +29,7 @@ class ScriptedEngine(Engine):
             raise EngineInputError(f"prompt longer than {self.max_model_len}")
         self.prompts.append(prompt)
         self.options.append(options)
+        self.request_ids.append(request_id)
         text = self.completions.pop(0) if self.completions else ""
         await self.release.wait()
         half = len(text) // 2
@@ -39,3 +41,27 @@ class ScriptedEngine(Engine):
 
     async def close(self) -> None:
         return None
+
+
+class KeyedByIdEngine(ScriptedEngine):
+    """Answers each prompt with its own scripted answer, and, as vLLM does, keeps its requests in
+    flight in a table keyed by request id: two requests under one id get one answer, so a test sees
+    whether every request reached it under an id of its own. Holds every request until ``expected``
+    have arrived, so that they are in flight together."""
+
+    def __init__(self, answers: dict[str, str], expected: int) -> None:
+        super().__init__()
+        self.answers = answers
+        self.expected = expected
+        self.in_flight: dict[str, str] = {}
+        self.all_arrived = asyncio.Event()
+
+    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+        self.request_ids.append(request_id)
+        question = prompt.text if prompt.text is not None else (prompt.messages or ())[-1].content
+        self.in_flight[request_id] = self.answers[question]
+        if len(self.request_ids) >= self.expected:
+            self.all_arrived.set()
+        await asyncio.wait_for(self.all_arrived.wait(), timeout=30)
+        text = self.in_flight[request_id]
+        yield GenerationChunk((ChoiceDelta(0, text, "stop"),), prompt_tokens=7, completion_tokens=len(text))

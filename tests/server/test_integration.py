@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,8 +25,22 @@ MODEL = "SmolLM2-135M-Instruct"
 QUESTION = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether?"  # noqa: E501
 
 
-def client(server: ServerProcess) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+KEYS = ("sk-potcot-first-3f9c2a", "sk-potcot-second-81d7e0")
+
+
+def client(server: ServerProcess, api_key: str = "unused") -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=api_key, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(live_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """``potcot serve --api-key K1 --api-key K2``, cheaply: a replica whose engine is the live
+    server's OpenAI API, so no second model loads."""
+    port = free_port()
+    flags = ("--engine", "openai", "--upstream", live_server.url, "--sandbox-workers", "1")
+    command = potcot_serve(port, *flags, *(arg for key in KEYS for arg in ("--api-key", key)))
+    with ServerProcess(command, port, tmp_path_factory.mktemp("keyed-server") / "server.log") as server:
+        yield server.wait_until_healthy(timeout_s=120)
 
 
 def test_health_and_models(live_server: ServerProcess) -> None:
@@ -253,3 +268,87 @@ def test_openai_engine_in_front_of_a_server_and_draining(live_server: ServerProc
         assert response.json()["attempts"][0]["completion"]
         assert replica.process.wait(60) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in replica.log.read_text()
+
+
+@pytest.mark.parametrize("key", KEYS, ids=["first key", "second key"])
+def test_api_key_with_the_openai_client(keyed_server: ServerProcess, key: str) -> None:
+    keyed = client(keyed_server, key)
+    assert next(card.id for card in keyed.models.list()) == MODEL
+    chat = keyed.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=8)
+    assert chat.choices[0].message.content
+    stream = keyed.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=8, stream=True
+    )
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+
+def test_wrong_key_with_the_openai_client(keyed_server: ServerProcess) -> None:
+    with pytest.raises(openai.AuthenticationError, match="Unauthorized"):
+        client(keyed_server, KEYS[0] + "x").chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=8
+        )
+    with pytest.raises(openai.AuthenticationError):
+        client(keyed_server, KEYS[1][:-1]).models.list()
+
+
+def curl(*args: str) -> str:
+    return subprocess.run(["curl", "-s", *args], capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def status_of(url: str, *args: str) -> str:
+    return curl("-o", "/dev/null", "-w", "%{http_code}", *args, url)
+
+
+def test_api_key_with_curl(keyed_server: ServerProcess) -> None:
+    models = keyed_server.url + "/v1/models"
+    assert status_of(models, "-H", f"Authorization: Bearer {KEYS[1]}") == "200"
+    assert status_of(models) == "401"
+    assert status_of(keyed_server.url + "/v2/unknown") == "401"
+    assert status_of(keyed_server.url + "/health") == status_of(keyed_server.url + "/metrics") == "200"
+    head, _, body = curl("-i", "-H", "X-Request-Id: probe-1", models).partition("\n\n")  # text mode: \r\n is \n
+    headers = head.lower().splitlines()
+    assert headers[0].startswith("http/1.1 401")
+    assert "www-authenticate: bearer" in headers and "x-request-id: probe-1" in headers
+    assert json.loads(body)["error"]["type"] == "authentication_error"
+
+
+def test_solve_command_sends_the_key(keyed_server: ServerProcess) -> None:
+    # A request the server refuses after authentication (one choice is no multiple choice): a 400
+    # shows the key got through, without paying for a generation.
+    question = ("solve", "What is 2 plus 2?", "--url", keyed_server.url, "--choices", "4")
+    assert "answered 401" in potcot(*question).stderr
+    assert "answered 400" in potcot(*question, "--api-key", KEYS[0]).stderr
+
+
+def test_bench_without_the_key_stops_before_the_first_question(keyed_server: ServerProcess, tmp_path: Path) -> None:
+    dataset = Path(__file__).parents[1] / "data" / "gsm8k.jsonl"
+    completed = potcot("bench", "--url", keyed_server.url, "--datasets", str(dataset), "--out", str(tmp_path))
+    assert completed.returncode != 0
+    assert "refused the API key" in completed.stderr
+    assert not list(tmp_path.glob("results/*.jsonl"))
+
+
+def test_keys_are_not_logged(keyed_server: ServerProcess) -> None:
+    log = keyed_server.log.read_text()
+    assert "2 API key(s) configured" in log
+    assert not any(key in log for key in KEYS)
+
+
+def test_concurrent_requests_with_one_request_id(live_server: ServerProcess) -> None:
+    """The real engine under one client X-Request-Id twice at once: both are served, each echoed."""
+
+    async def both() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=300, headers={"X-Request-Id": "same-id"}) as session:
+            return await asyncio.gather(
+                *(
+                    session.post(
+                        live_server.url + "/v1/completions", json={"model": MODEL, "prompt": p, "max_tokens": 8}
+                    )
+                    for p in ("1, 2, 3,", "a, b, c,")
+                )
+            )
+
+    for response in asyncio.run(both()):
+        assert response.status_code == 200, response.text
+        assert response.headers["x-request-id"] == "same-id"
+        assert response.json()["choices"][0]["text"]
