@@ -5,10 +5,11 @@
         result.status, result.answer  # ("ok", "24.0")
 
 Defence in depth: RestrictedPython compilation with guards and an import allow-list
-(``sandbox.restricted``, ``sandbox.policy``), then each program in a process of its own, forked
-from a pre-loaded template that never sees a program (``sandbox.template``), under kernel limits
-(``sandbox.jail``), with a wall-clock deadline enforced from outside, an empty environment, and a
-reply the pool checks rather than trusts (``sandbox.wire``). Knows nothing of models or HTTP.
+(``sandbox.restricted``, ``sandbox.guards``, ``sandbox.policy``), then each program in a process of
+its own, forked from a pre-loaded template that never sees a program (``sandbox.template``), under
+kernel limits (``sandbox.jail``), with a wall-clock deadline enforced from outside, an empty
+environment, and a reply the pool checks rather than trusts (``sandbox.wire``). Knows nothing of
+models or HTTP.
 """
 
 from sandbox.jail import IsolationReport

@@ -66,7 +66,7 @@ def is_importable(module_name: str) -> bool:
 
 
 # Modules an import statement may name although a program may not hold the real module: the import
-# binds a stand-in with what math programs use of it (``sandbox.restricted``), so ``fractions.sys``
+# binds a stand-in with what math programs use of it (``sandbox.guards``), so ``fractions.sys``
 # stays refused while ``import sys; sys.setrecursionlimit(10_000)`` runs.
 STAND_IN_MODULES = frozenset({"sys"})
 

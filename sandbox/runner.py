@@ -18,9 +18,10 @@ import traceback
 from typing import Any
 
 from sandbox.audit import AuditMonitor
+from sandbox.guards import ProgramGuards
 from sandbox.jail import Jail, ProcessLimits
 from sandbox.limits import SandboxLimits
-from sandbox.restricted import PROGRAM_FILENAME, CompileError, PolicyViolation, ProgramGuards, compile_program
+from sandbox.restricted import PROGRAM_FILENAME, CompileError, PolicyViolation, compile_program
 from sandbox.result import ExecutionResult, Status
 from sandbox.wire import MAX_ERROR_CHARS, decode_request, encode_reply
 

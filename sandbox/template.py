@@ -30,10 +30,10 @@ import sys
 import time
 import warnings
 
+from sandbox.guards import harden_libraries
 from sandbox.jail import Jail, ProcessLimits, library_paths
 from sandbox.limits import SandboxLimits
 from sandbox.policy import PRELOADED_MODULES, SYMBOLIC_MODULES, SYMBOLIC_WARMUP_PROGRAM, WARMUP_PROGRAM
-from sandbox.restricted import harden_libraries
 from sandbox.runner import program_process, run_program
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

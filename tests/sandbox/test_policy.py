@@ -12,16 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.audit import AuditMonitor
+from sandbox.guards import INT_DIGITS_CAP, RECURSION_LIMIT_CAP, ProgramGuards, harden_libraries
 from sandbox.policy import SPECIAL_METHODS, is_importable, may_import
-from sandbox.restricted import (
-    INT_DIGITS_CAP,
-    RECURSION_LIMIT_CAP,
-    CompileError,
-    PolicyViolation,
-    ProgramGuards,
-    compile_program,
-    harden_libraries,
-)
+from sandbox.restricted import CompileError, PolicyViolation, compile_program
 
 IMPORTABLE = [
     ("math", True),
