@@ -437,6 +437,15 @@ _GADGET = "(lambda: math, (), (None, {'pi': 3.0}))"
 _EQUALS_ANYTHING = "type('Meta', (type,), {'__eq__': lambda cls, other: True, '__hash__': lambda cls: hash(%s)})"
 _POISONED_RE = "import re\nprint(re.fullmatch('a+', 'bbb'))"
 _POISONED_SYMPY = "import sympy\nprint(sympy.Integer(4711))"
+# A class whose copy runs the gadget: copy.copy calls __reduce_ex__ and applies what it returns.
+_COPY_GADGET = python(f"""
+    import copy, math
+    class Gadget:
+        def __reduce_ex__(self, protocol):
+            return {_GADGET}
+    copy.copy(Gadget())
+    print(math.pi)
+""")
 
 LEFTOVERS: dict[str, Leftover] = {
     "math.pi set through an escape": Leftover(
@@ -455,30 +464,14 @@ LEFTOVERS: dict[str, Leftover] = {
         may_refuse=True,
     ),
     "math.pi set by copy.copy of a class with __reduce_ex__": Leftover(
-        python(f"""
-            import copy, math
-            class Gadget:
-                def __reduce_ex__(self, protocol):
-                    return {_GADGET}
-            copy.copy(Gadget())
-            print(math.pi)
-        """),
+        _COPY_GADGET,
         "3.0",
         _PI,
         str(math.pi),
         may_refuse=True,
     ),
     "math.pi set by copy.copy of a class defined in an escape": Leftover(
-        escape(
-            python(f"""
-                import copy, math
-                class Gadget:
-                    def __reduce_ex__(self, protocol):
-                        return {_GADGET}
-                copy.copy(Gadget())
-                print(math.pi)
-            """)
-        ),
+        escape(_COPY_GADGET),
         "3.0",
         _PI,
         str(math.pi),
