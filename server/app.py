@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox import Sandbox, SandboxError, SandboxLimits
@@ -23,7 +23,19 @@ from server.engines import Engine, EngineInputError, EngineUnavailable, start_en
 from server.errors import ApiError, error_response
 from server.metrics import Metrics
 from server.middleware import REQUEST_ID_HEADER, AdmissionControl, ApiKeyAuth, RequestIdHeader, RequestMetrics
-from server.protocol import ChatCompletionRequest, CompletionRequest, ModelList, SolveRequest, SolveResponse
+from server.protocol import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    CompletionRequest,
+    CompletionResponse,
+    Health,
+    ModelList,
+    SolveRequest,
+    SolveResponse,
+    error_responses,
+    streamed,
+)
 from server.serving_chat import ChatService
 from server.serving_completions import CompletionService
 from server.serving_models import ModelRegistry
@@ -124,37 +136,44 @@ def build_app(
 ) -> FastAPI:
     metrics = Metrics()
     runtime = Runtime(settings, metrics, engine_factory, on_load_failure)
-    app = FastAPI(title="potcot", version="0.1.0", lifespan=runtime.lifespan)
+    app = FastAPI(title="potcot", version="0.1.0", lifespan=runtime.lifespan, exception_handlers=_EXCEPTION_HANDLERS)
     app.state.runtime = runtime
     _add_middleware(app, settings, metrics)
-    _add_error_handlers(app)
 
-    @app.post("/solve", response_model=SolveResponse)
+    @app.post("/solve", response_model=SolveResponse, responses=error_responses(400, 401, 404, 413, 503))
     async def solve(body: SolveRequest, request: Request) -> Any:
         return await _until_disconnected(request, runtime.services.solve.solve(body, _engine_request_id()))
 
-    @app.post("/v1/chat/completions")
+    @app.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletionResponse,
+        responses={**streamed(ChatCompletionChunk), **error_responses(400, 401, 404, 413, 503)},
+    )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         return _respond(await _until_disconnected(request, runtime.services.chat.create(body, _engine_request_id())))
 
-    @app.post("/v1/completions")
+    @app.post(
+        "/v1/completions",
+        response_model=CompletionResponse,
+        responses={**streamed(CompletionResponse), **error_responses(400, 401, 404, 413, 503)},
+    )
     async def completions(body: CompletionRequest, request: Request) -> Any:
         return _respond(
             await _until_disconnected(request, runtime.services.completions.create(body, _engine_request_id()))
         )
 
-    @app.get("/v1/models", response_model=ModelList)
+    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401, 503))
     async def models() -> ModelList:
         return runtime.services.models.cards()
 
-    @app.get("/health")
-    async def health() -> JSONResponse:
+    @app.get("/health", response_model=Health, responses=error_responses(503))
+    async def health() -> Health:
         await runtime.check_health()
-        return JSONResponse({"status": "ok"})
+        return Health()
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus_metrics() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
 
@@ -162,7 +181,14 @@ def build_app(
 def _add_middleware(app: FastAPI, settings: ServerSettings, metrics: Metrics) -> None:
     """Outermost first: the request id (so that every response carries it), the metrics (so that
     they count refusals), the API keys (so that nothing else runs without one), admission."""
-    app.add_middleware(AdmissionControl, limit=settings.max_concurrent_requests, metrics=metrics)
+    app.add_middleware(
+        AdmissionControl,
+        capacity=settings.max_concurrent_requests,
+        metrics=metrics,
+        max_request_generations=settings.max_request_generations,
+        body_timeout_s=settings.body_timeout_s,
+        max_headers=settings.max_headers,
+    )
     if settings.api_key:
         app.add_middleware(ApiKeyAuth, keys=[key.get_secret_value() for key in settings.api_key])
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -177,12 +203,13 @@ def _engine_request_id() -> str:
 
 
 def _respond(result: Any) -> Response:
-    """A stream as server-sent events; a whole response as JSON without its unset optional fields."""
+    """A stream as server-sent events; a whole response as JSON (its models leave out the optional
+    fields they lack: ``usage``, ``solve``)."""
     if isinstance(result, Response):
         return result
     if hasattr(result, "__aiter__"):
         return StreamingResponse(result, media_type="text/event-stream")
-    return JSONResponse(result.model_dump(exclude_none=True))
+    return JSONResponse(result.model_dump())
 
 
 async def _until_disconnected(request: Request, work: Coroutine[Any, Any, Any]) -> Any:
@@ -213,46 +240,53 @@ def _location(problem: Any) -> str:
     return ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
 
 
-def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.message, error.kind, error.param)
+async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+    return error_response(error.status, error.message, error.kind, error.param, error.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = error.errors()
-        first = problems[0] if problems else {}
-        if first.get("type") == "json_invalid":
-            return error_response(
-                400,
-                f"the request body is not valid JSON: {first.get('ctx', {}).get('error', '')}",
-                "invalid_request_error",
-            )
-        message = "; ".join(f"{_location(problem)}: {problem['msg']}" for problem in problems[:5])
-        return error_response(400, message, "invalid_request_error", _location(first))
 
-    @app.exception_handler(EngineInputError)
-    async def engine_input(request: Request, error: EngineInputError) -> JSONResponse:
-        return error_response(400, str(error), "invalid_request_error")
+async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = error.errors()
+    first = problems[0] if problems else {}
+    if first.get("type") == "json_invalid":
+        return error_response(
+            400,
+            f"the request body is not valid JSON: {first.get('ctx', {}).get('error', '')}",
+            "invalid_request_error",
+        )
+    message = "; ".join(f"{_location(problem)}: {problem['msg']}" for problem in problems[:5])
+    return error_response(400, message, "invalid_request_error", _location(first))
 
-    @app.exception_handler(EngineUnavailable)
-    async def engine_unavailable(request: Request, error: EngineUnavailable) -> JSONResponse:
-        return error_response(503, str(error), "service_unavailable")
 
-    @app.exception_handler(SandboxError)
-    async def sandbox_unavailable(request: Request, error: SandboxError) -> JSONResponse:
-        return error_response(503, str(error), "service_unavailable")
+async def _engine_input(request: Request, error: EngineInputError) -> JSONResponse:
+    return error_response(400, str(error), "invalid_request_error")
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
-        return error_response(error.status_code, str(error.detail), kind)
 
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, error: Exception) -> JSONResponse:
-        # Starlette answers unexpected errors from outside every middleware: the id is added here.
-        request_id = request.state.request_id
-        logger.exception("unexpected error serving %s (%s %s)", request.url.path, REQUEST_ID_HEADER, request_id)
-        response = error_response(500, "internal server error", "internal_server_error")
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
+async def _unavailable(request: Request, error: EngineUnavailable | SandboxError) -> JSONResponse:
+    return error_response(503, str(error), "service_unavailable")
+
+
+async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own errors (404, 405): their headers are part of the answer, a 405's ``Allow``."""
+    kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
+    return error_response(error.status_code, str(error.detail), kind, headers=error.headers)
+
+
+async def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette answers unexpected errors from outside every middleware: the id is added here.
+    request_id = request.state.request_id
+    logger.exception("unexpected error serving %s (%s %s)", request.url.path, REQUEST_ID_HEADER, request_id)
+    response = error_response(500, "internal server error", "internal_server_error")
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+# Every error a route can meet, and its answer in OpenAI's shape, headers kept.
+_EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Any], Awaitable[Response]]] = {
+    ApiError: _api_error,
+    RequestValidationError: _invalid_request,
+    EngineInputError: _engine_input,
+    EngineUnavailable: _unavailable,
+    SandboxError: _unavailable,
+    StarletteHTTPException: _http_error,
+    Exception: _internal_error,
+}

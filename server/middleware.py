@@ -3,8 +3,9 @@
 * ``RequestIdHeader`` echoes a client's ``X-Request-Id`` (or one of its own) on every response;
 * ``RequestMetrics`` counts every response by endpoint and status, refusals included;
 * ``ApiKeyAuth``, when keys are configured, refuses a request without one before anything else runs;
-* ``AdmissionControl`` refuses bodies too large to be a question, and generating requests past the
-  bound in flight.
+* ``AdmissionControl`` reads each body whole, within a time and a size limit, before the request
+  counts as in flight; then weighs a generating request by the generations it asks for, and
+  refuses it past the bound of one request or past the server's capacity.
 
 All are pure ASGI rather than ``BaseHTTPMiddleware``: streaming responses pass through untouched,
 and a refusal never reaches the router, so an unknown path without a key is 401, not 404, and the
@@ -13,18 +14,23 @@ API's surface cannot be probed without one.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import re
 import secrets
 import uuid
 from collections.abc import Sequence
 
+from pydantic import ValidationError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import error_response
 from server.metrics import Metrics
+from server.protocol import ChatCompletionRequest, CompletionRequest, SolveRequest
+from server.solver import Strategy
 
 GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
 KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics"}
@@ -32,7 +38,7 @@ KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics"}
 OPEN_PATHS = frozenset({"/health", "/metrics"})
 REQUEST_ID_HEADER = "X-Request-Id"
 
-_MAX_BODY_BYTES = 8 * 2**20
+MAX_BODY_BYTES = 8 * 2**20
 _RETRY_AFTER_S = "1"
 # Visible ASCII only (no spaces, no control characters): nothing a client sends can split a header
 # or a log line, and 128 characters hold any UUID, ULID or trace id.
@@ -148,42 +154,181 @@ def _unauthorized() -> JSONResponse:
 
 
 class AdmissionControl:
-    """Bounds the generating requests in flight: past the bound, a request is refused at once with
-    503 and ``Retry-After`` instead of joining an ever-growing queue. Also refuses bodies too large
-    to be a question, before reading them."""
+    """The door of the generating endpoints, in three steps.
 
-    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
+    1. **The body first.** The whole body is read here, within ``body_timeout_s`` (408 after it: a
+       client that trickles its body, or announces a Content-Length it never sends, loses its
+       connection instead of holding a slot) and counted as it arrives against ``MAX_BODY_BYTES``
+       (413 as soon as it is passed, without reading the rest; a Content-Length past it is refused
+       before reading anything). Until its body is in, a request holds no capacity.
+    2. **Its weight.** ``request_weight`` parses the buffered body into the route's own request
+       model and counts the generations it asks for. More than ``max_request_generations`` is a
+       400 that names the bound. A body that does not validate weighs 1; the route refuses it.
+    3. **Capacity.** The weights in flight are bounded by ``capacity``: past it, 503 with
+       ``Retry-After`` at once, instead of an ever-growing queue. A request heavier than the whole
+       capacity is charged the whole capacity, so a small server still serves its heaviest legal
+       request, alone.
+
+    The route then gets the buffered body, and the weight stays charged until its response,
+    streamed or not, has been sent. Parsing the body here and again in the route costs a few
+    microseconds per KiB of a body of at most 8 MiB: the price of admission needing the parsed
+    request while a streamed response outlives the route that returns it. Other paths only get
+    the size and time limits."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        capacity: int,
+        metrics: Metrics,
+        max_request_generations: int = 64,
+        body_timeout_s: float = 10.0,
+        max_headers: int = 100,
+    ) -> None:
         self._app = app
-        self._limit = limit
+        self._capacity = capacity
+        self._max_request_generations = max_request_generations
+        self._body_timeout_s = body_timeout_s
+        self._max_headers = max_headers
         self._metrics = metrics
-        self._in_flight = 0
+        self._in_flight = 0  # the weights of the requests admitted and not yet answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        limited = scope["path"] in GENERATING_PATHS
-        refusal = self._refusal(scope, limited)
+        if len(scope["headers"]) > self._max_headers:
+            await _closing(
+                error_response(431, f"more than {self._max_headers} header fields", "invalid_request_error")
+            )(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length", "0")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            await _closing(_too_large())(scope, receive, send)
+            return
+        try:
+            body = await self._read_body(receive)
+        except _BodyRefused as refusal:
+            await _closing(refusal.response)(scope, receive, send)
+            return
+        if body is None:  # the client went away
+            return
+        replay = _replay(body, receive)
+        if scope["path"] not in GENERATING_PATHS:
+            await self._app(scope, replay, send)
+            return
+        weight = request_weight(scope["path"], body)
+        refusal = self._refusal(weight)
         if refusal is not None:
-            await refusal(scope, receive, send)
+            await refusal(scope, replay, send)
             return
-        if not limited:
-            await self._app(scope, receive, send)
-            return
-        self._in_flight += 1
+        charge = min(weight, self._capacity)
+        self._in_flight += charge
         self._metrics.requests_in_flight.inc()
         try:
-            await self._app(scope, receive, send)
+            await self._app(scope, replay, send)
         finally:
-            self._in_flight -= 1
+            self._in_flight -= charge
             self._metrics.requests_in_flight.dec()
 
-    def _refusal(self, scope: Scope, limited: bool) -> JSONResponse | None:
-        length = Headers(scope=scope).get("content-length", "0")
-        if length.isdigit() and int(length) > _MAX_BODY_BYTES:
-            return error_response(413, f"request body over {_MAX_BODY_BYTES // 2**20} MiB", "invalid_request_error")
-        if limited and self._in_flight >= self._limit:
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise _BodyRefused(_too_large())
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            raise _BodyRefused(
+                error_response(
+                    408, f"the request body did not arrive within {self._body_timeout_s:g} s", "invalid_request_error"
+                )
+            ) from None
+
+    def _refusal(self, weight: int) -> JSONResponse | None:
+        if weight > self._max_request_generations:
+            return error_response(
+                400,
+                f"a request may ask for at most {self._max_request_generations} generations (prompts x n); "
+                f"this one asks for {weight}",
+                "invalid_request_error",
+            )
+        if self._in_flight + min(weight, self._capacity) > self._capacity:
             refusal = error_response(503, "the server is at capacity; retry shortly", "service_unavailable")
             refusal.headers["Retry-After"] = _RETRY_AFTER_S
             return refusal
         return None
+
+
+# The generations each solve strategy may run, at worst: hybrid falls back from PoT to CoT.
+STRATEGY_GENERATIONS = {Strategy.HYBRID: 2, Strategy.POT: 1, Strategy.COT: 1}
+
+
+def request_weight(path: str, body: bytes) -> int:
+    """The generations a request to a generating endpoint asks for: prompts x ``n`` for text
+    completions, ``n`` for chat with the plain model, the strategy's worst case for a solve (on
+    ``/solve``, or chat with a solving model id). The body is parsed as FastAPI parses it (JSON,
+    then the route's model); one the route will refuse weighs 1, the least any request weighs."""
+    try:
+        data = json.loads(body)
+        if path == "/v1/completions":
+            completion = CompletionRequest.model_validate(data)
+            return len(completion.prompts) * completion.n
+        if path == "/v1/chat/completions":
+            chat = ChatCompletionRequest.model_validate(data)
+            strategy = _strategy_of_model_id(chat.model)
+            return chat.n if strategy is None else STRATEGY_GENERATIONS.get(strategy, 1) * chat.n
+        if path == "/solve":
+            return STRATEGY_GENERATIONS.get(SolveRequest.model_validate(data).strategy, 1)
+    except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
+        return 1
+    return 1
+
+
+def _strategy_of_model_id(model_id: str) -> Strategy | None:
+    """``NAME:hybrid`` names a strategy (see ``server.serving_models``); the route checks NAME."""
+    _, separator, suffix = model_id.rpartition(":")
+    if not separator:
+        return None
+    try:
+        return Strategy(suffix)
+    except ValueError:
+        return None
+
+
+class _BodyRefused(Exception):
+    def __init__(self, response: JSONResponse) -> None:
+        self.response = response
+
+
+def _too_large() -> JSONResponse:
+    return error_response(413, f"request body over {MAX_BODY_BYTES // 2**20} MiB", "invalid_request_error")
+
+
+def _closing(response: JSONResponse) -> JSONResponse:
+    """A refusal sent before the body was read whole: the connection closes after it, so that
+    uvicorn neither reads nor waits for the rest."""
+    response.headers["Connection"] = "close"
+    return response
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The buffered body as one message; after it, whatever the client sends next (its disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

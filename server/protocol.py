@@ -1,24 +1,101 @@
 """Everything that crosses HTTP: ``/solve`` and the OpenAI-compatible API, as pydantic models.
 
-Field bounds follow OpenAI's API reference, so a value OpenAI would reject is a 400 here too.
-Unknown fields are ignored, as OpenAI-compatible servers do.
+Field bounds follow OpenAI's API reference, so a value OpenAI would reject is a 400 here too, and
+every integer is bounded to what the engines accept: an unbounded one reached vLLM's serializer and
+failed there as a 500. OpenAI's fields that potcot does not implement are declared, and refused
+unless they ask for nothing (``REFUSED_FIELDS``): a client that asked for JSON, a tool call or
+log-probabilities must not get a plain completion as if it had been honoured. Bookkeeping fields
+(``IGNORED_FIELDS``) and fields unknown to OpenAI are ignored, as vLLM does.
 """
 
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from sandbox import ExecutionResult
 from server.engines.base import SamplingOptions
 from server.solver import Attempt, Solution, Strategy
 
+# --- integer bounds ----------------------------------------------------------------------------
+# Strict: a JSON ``true`` or ``2.5`` where a count is expected is a client's mistake, not a 1 or a 2.
+
+# vLLM's own range for a seed (a torch.long); past it, its serializer raises OverflowError.
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
+# No context is this long; the model's real context is checked where it is known (``ModelRegistry``).
+MAX_TOKENS_BOUND = 2**31 - 1
+MAX_CHOICES = 16
+
+Seed = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX, strict=True)]
+TokenBudget = Annotated[int, Field(ge=1, le=MAX_TOKENS_BOUND, strict=True)]
+Choices = Annotated[int, Field(ge=1, le=MAX_CHOICES, strict=True)]
+
+
+# --- fields potcot does not implement ----------------------------------------------------------
+
+# Each with the values that ask for nothing; any other value is a 400 that names the field.
+REFUSED_FIELDS: dict[str, tuple[object, ...]] = {
+    "response_format": ({"type": "text"},),
+    "tools": ([],),
+    "tool_choice": ("none", "auto"),
+    "functions": ([],),
+    "function_call": ("none", "auto"),
+    "logprobs": (False,),
+    "top_logprobs": (0,),
+    "logit_bias": ({},),
+    "prediction": (),
+    "audio": (),
+    "modalities": (["text"],),
+    "echo": (False,),
+    "best_of": (1,),
+    "suffix": ("",),
+    # vLLM's extensions that change what is generated.
+    "top_k": (-1, 0),
+    "min_p": (0.0,),
+    "repetition_penalty": (1.0,),
+    "min_tokens": (0,),
+    "structured_outputs": (),
+    "guided_json": (),
+    "guided_regex": (),
+    "guided_choice": (),
+    "guided_grammar": (),
+}
+# Bookkeeping that changes no output: accepted and ignored, as vLLM does. Documentation only: like
+# any field unknown to OpenAI, they are simply not read.
+IGNORED_FIELDS = frozenset({"user", "metadata", "store", "service_tier", "parallel_tool_calls"})
+
+
+def _asks_for_nothing(value: object, inert: tuple[object, ...]) -> bool:
+    """``None`` or one of the field's inert values, of the same type: 0 is not ``False``."""
+    return value is None or any(type(value) is type(candidate) and value == candidate for candidate in inert)
+
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*")
+    @classmethod
+    def _refuse_unimplemented(cls, value: object, info: ValidationInfo) -> object:
+        """One check for every field of ``REFUSED_FIELDS`` a model declares; it runs only on
+        fields the client sent, so an absent one is never refused."""
+        inert = REFUSED_FIELDS.get(info.field_name or "")
+        if inert is None or _asks_for_nothing(value, inert):
+            return value
+        raise PydanticCustomError("unsupported_field", "not supported by this server; leave it out or send null")
 
 
 def _id(prefix: str) -> str:
@@ -39,18 +116,65 @@ class ErrorResponse(BaseModel):
     error: ErrorInfo
 
 
+# What each error status means, for the OpenAPI document: the statuses the server really answers.
+_ERROR_STATUSES: dict[int, str] = {
+    400: "Malformed JSON, a missing or wrong field, a value out of range, a field the server does not "
+    "implement, or a prompt past the model's context",
+    401: "No valid API key, when keys are configured",
+    404: "An unknown model",
+    413: "A request body over the size limit",
+    503: "The model is still loading, the engine cannot serve, or the server is at capacity (with Retry-After)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI's account of a route's errors, all in OpenAI's shape: the statuses it answers, and
+    ``default`` for an unexpected one (a 500). ``default`` also keeps FastAPI from documenting its
+    422, which this server never answers (validation errors are 400s, as OpenAI's)."""
+    documented: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorResponse, "description": _ERROR_STATUSES[status]} for status in statuses
+    }
+    documented["default"] = {"model": ErrorResponse, "description": "An unexpected error"}
+    return documented
+
+
+def streamed(chunk: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI's account of a route that streams with ``stream: true``: ``text/event-stream``
+    beside the JSON of a whole response."""
+    stream = {
+        "type": "string",
+        "description": f"Server-sent events: `data: {{{chunk.__name__} as JSON}}` lines, then `data: [DONE]`; "
+        "an error met after the stream began is one `data: {ErrorResponse as JSON}` event",
+    }
+    return {200: {"content": {"text/event-stream": {"schema": stream}}}}
+
+
 # --- /solve -----------------------------------------------------------------------------------
 
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a model could read: only whitespace, NULs and other control or format characters."""
+    return all(char.isspace() or unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text)
+
+
+def _visible(text: str) -> str:
+    if is_blank(text):
+        raise PydanticCustomError("blank_text", "must have a visible character, not only control characters")
+    return text
+
+
+NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_visible)]
 
 
 class SolveRequest(_Request):
     question: NonEmptyText = Field(max_length=20_000)
     strategy: Strategy = Strategy.HYBRID
     choices: list[NonEmptyText] | None = Field(None, min_length=2, max_length=26)
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float = Field(0.0, ge=0, le=2)
-    seed: int | None = None
+    max_tokens: TokenBudget | None = None
+    temperature: float = Field(0.0, ge=0, le=2, strict=True)
+    seed: Seed | None = None
     model: str | None = None
 
 
@@ -141,16 +265,27 @@ class SolveResponse(BaseModel):
 
 class _SamplingRequest(_Request):
     model: str
-    n: int = Field(1, ge=1, le=16)
+    n: Choices = 1
     stop: str | list[str] | None = Field(None)
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float = Field(1.0, ge=0, le=2)
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int | None = None
-    presence_penalty: float = Field(0.0, ge=-2, le=2)
-    frequency_penalty: float = Field(0.0, ge=-2, le=2)
-    stream: bool = False
+    max_tokens: TokenBudget | None = None
+    temperature: float = Field(1.0, ge=0, le=2, strict=True)
+    top_p: float = Field(1.0, gt=0, le=1, strict=True)
+    seed: Seed | None = None
+    presence_penalty: float = Field(0.0, ge=-2, le=2, strict=True)
+    frequency_penalty: float = Field(0.0, ge=-2, le=2, strict=True)
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
+    # Refused unless they ask for nothing (REFUSED_FIELDS); declared so that the schema shows them.
+    logit_bias: dict[str, float] | None = None
+    top_k: Annotated[int, Field(ge=-1, le=MAX_TOKENS_BOUND, strict=True)] | None = None
+    min_p: float | None = Field(None, ge=0, le=1, strict=True)
+    repetition_penalty: float | None = Field(None, gt=0, le=2, strict=True)
+    min_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS_BOUND, strict=True)] | None = None
+    structured_outputs: dict[str, Any] | None = None
+    guided_json: dict[str, Any] | str | None = None
+    guided_regex: str | None = None
+    guided_choice: list[str] | None = None
+    guided_grammar: str | None = None
 
     @field_validator("stop")
     @classmethod
@@ -174,7 +309,7 @@ class _SamplingRequest(_Request):
 
 
 class StreamOptions(BaseModel):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ModelCard(BaseModel):
@@ -183,6 +318,10 @@ class ModelCard(BaseModel):
     created: int = Field(default_factory=lambda: int(time.time()))
     owned_by: str = "potcot"
     max_model_len: int | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
 
 
 class ModelList(BaseModel):
@@ -209,7 +348,22 @@ class ChatMessageIn(BaseModel):
 
 class ChatCompletionRequest(_SamplingRequest):
     messages: list[ChatMessageIn] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: TokenBudget | None = None
+    # Refused unless they ask for nothing (REFUSED_FIELDS).
+    response_format: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: Annotated[int, Field(ge=0, le=20, strict=True)] | None = None
+    prediction: dict[str, Any] | None = None
+    audio: dict[str, Any] | None = None
+    modalities: list[str] | None = None
+
+    @property
+    def token_budget_field(self) -> str:
+        return "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
 
     @property
     def token_budget(self) -> int | None:
@@ -235,7 +389,9 @@ class ChatCompletionResponse(BaseModel):
     model: str
     choices: list[ChatChoice]
     usage: Usage
-    solve: SolveResponse | None = Field(None, description="potcot extension: the solve behind a hybrid answer")
+    solve: SolveResponse | None = Field(
+        None, description="potcot extension: the solve behind a hybrid answer", exclude_if=lambda value: value is None
+    )
 
 
 class DeltaMessage(BaseModel):
@@ -264,7 +420,12 @@ class ChatCompletionChunk(BaseModel):
 
 class CompletionRequest(_SamplingRequest):
     prompt: str | list[str]
-    max_tokens: int | None = Field(16, ge=1)
+    max_tokens: TokenBudget | None = 16
+    # Refused unless they ask for nothing (REFUSED_FIELDS).
+    logprobs: Annotated[int, Field(ge=0, le=5, strict=True)] | None = None
+    echo: StrictBool | None = None
+    best_of: Choices | None = None
+    suffix: str | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -291,7 +452,7 @@ class CompletionResponse(BaseModel):
     created: int = Field(default_factory=lambda: int(time.time()))
     model: str
     choices: list[CompletionChoice]
-    usage: Usage | None = None
+    usage: Usage | None = Field(None, exclude_if=lambda value: value is None)
 
 
 ChatCompletionRequest.model_rebuild()

@@ -1,13 +1,33 @@
-"""Running the HTTP server: uvicorn, with graceful draining on SIGTERM."""
+"""Running the HTTP server: uvicorn, with graceful draining on SIGTERM, and the HTTP parser's own
+limits on what a client may send before the application sees a request.
+
+What uvicorn and h11 offer is used, and only the rest is ours:
+
+* the parser is h11, whose ``max_incomplete_event_size`` (``--max-header-bytes``) bounds the
+  request line and headers: a 60 MiB header is refused after its first read, where httptools
+  (uvicorn's default when installed) has no such bound and parses it for seconds;
+* a header read timeout (``--header-timeout-s``) is ours: uvicorn's ``timeout_keep_alive`` only
+  runs between requests, and a client that sends its headers a byte at a time would hold its
+  connection for ever;
+* uvicorn's ``limit_concurrency`` is left unset: it counts open connections, so slow clients would
+  fill it and lock everyone out; admission counts generations instead, once a body has arrived
+  (``server.middleware.AdmissionControl``, with the body's size and time limits).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import json
 import logging
+from typing import Any
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from server.app import build_app
+from server.errors import error_body
 from server.middleware import OPEN_PATHS
 from server.settings import ServerSettings
 
@@ -38,19 +58,88 @@ def serve(settings: ServerSettings) -> None:
             server.should_exit = True
 
     app = build_app(settings, on_load_failure=stop)
-    config = uvicorn.Config(
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    server.run()
+    failure = app.state.runtime.failure
+    if failure:
+        raise SystemExit(f"potcot: {failure}")
+
+
+def uvicorn_config(app: Any, settings: ServerSettings) -> uvicorn.Config:
+    """How potcot runs uvicorn; tests start their servers with the same configuration."""
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=settings.graceful_shutdown_s,
         access_log=False,
+        http=type("PotcotH11Protocol", (GuardedH11Protocol,), {"header_timeout_s": settings.header_timeout_s}),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
-    server = uvicorn.Server(config)
-    server.run()
-    failure = app.state.runtime.failure
-    if failure:
-        raise SystemExit(f"potcot: {failure}")
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each request's headers, from their first byte
+    (from the connection's opening for the first request), and refusals in OpenAI's JSON error
+    shape: 408 when the deadline passes, 431 for headers past h11's size bound, 400 for the rest
+    of what h11 cannot parse. Each closes the connection."""
+
+    header_timeout_s: float = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._header_deadline: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # IDLE: the next request's headers have begun but are not all in. Any other state: they
+        # are (or the connection has failed and is closing).
+        if self.conn.their_state is h11.IDLE and self.conn.our_state is h11.IDLE:
+            self._arm_header_deadline()
+        else:
+            self._disarm_header_deadline()
+
+    def _arm_header_deadline(self) -> None:
+        if self._header_deadline is None and not self.transport.is_closing():
+            self._header_deadline = self.loop.call_later(self.header_timeout_s, self._headers_timed_out)
+
+    def _disarm_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _headers_timed_out(self) -> None:
+        self._header_deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._refuse(408, f"the request headers did not arrive within {self.header_timeout_s:g} s")
+
+    def send_400_response(self, msg: str) -> None:
+        buffered, _ = self.conn.trailing_data
+        if len(buffered) > self.config.h11_max_incomplete_event_size:
+            kilobytes = self.config.h11_max_incomplete_event_size // 1024
+            self._refuse(431, f"the request line and headers are over {kilobytes} KiB")
+        else:
+            self._refuse(400, "invalid HTTP request")
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Write the response bytes ourselves: h11 refuses to send on a connection it has seen fail."""
+        kind = "invalid_request_error"
+        body = json.dumps(error_body(status, message, kind).model_dump()).encode()
+        head = (
+            f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        self.transport.close()
+
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large"}
 
 
 def log_access_policy(settings: ServerSettings) -> None:

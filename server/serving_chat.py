@@ -24,6 +24,7 @@ from server.protocol import (
     DeltaMessage,
     SolveResponse,
     Usage,
+    is_blank,
 )
 from server.serving_models import ModelRegistry
 from server.solver import Solution, SolveOptions, Solver, Strategy
@@ -81,6 +82,7 @@ class ChatService:
         self, request: ChatCompletionRequest, request_id: str
     ) -> ChatCompletionResponse | AsyncIterator[str]:
         strategy = self._models.strategy_for(request.model)
+        self._models.check_token_budget(request.token_budget, request.token_budget_field)
         if strategy is not None:
             return await self._solve(request, strategy, request_id)
         prompt = Prompt(messages=tuple(ChatMessage(message.role, message.text) for message in request.messages))
@@ -133,7 +135,7 @@ class ChatService:
         if request.n != 1:
             raise ApiError(400, "solving models answer with one choice: n must be 1", param="n")
         questions = [message.text for message in request.messages if message.role == "user"]
-        if not questions or not questions[-1].strip():
+        if not questions or is_blank(questions[-1]):
             raise ApiError(400, "solving models need a user message with the question", param="messages")
         options = SolveOptions(
             strategy=strategy,

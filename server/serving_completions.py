@@ -25,6 +25,7 @@ class CompletionService:
     async def create(self, request: CompletionRequest, request_id: str) -> CompletionResponse | AsyncIterator[str]:
         if self._models.strategy_for(request.model) is not None:
             raise ApiError(400, "solving models answer chat completions: use /v1/chat/completions", param="model")
+        self._models.check_token_budget(request.max_tokens, "max_tokens")
         options = request.sampling_options(request.max_tokens)
         prompts = request.prompts
         if request.stream:
@@ -33,10 +34,16 @@ class CompletionService:
             return self._stream(
                 request, await primed(self._engine.stream(Prompt(text=prompts[0]), options, request_id))
             )
-        generations = await asyncio.gather(
-            *(self._engine.generate(Prompt(text=text), options, f"{request_id}-{i}") for i, text in enumerate(prompts))
-        )
-        return self._response(request, generations)
+        generations = [
+            asyncio.ensure_future(self._engine.generate(Prompt(text=text), options, f"{request_id}-{i}"))
+            for i, text in enumerate(prompts)
+        ]
+        try:
+            return self._response(request, await asyncio.gather(*generations))
+        except BaseException:
+            for generation in generations:  # one failed or the client left: the others are wasted work
+                generation.cancel()
+            raise
 
     def _response(self, request: CompletionRequest, generations: list[Generation]) -> CompletionResponse:
         prompt_tokens = sum(generation.prompt_tokens for generation in generations)

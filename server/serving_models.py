@@ -20,6 +20,14 @@ class ModelRegistry:
         ids = [self.model_name, *self._strategies]
         return ModelList(data=[ModelCard(id=model_id, max_model_len=self.max_model_len) for model_id in ids])
 
+    def check_token_budget(self, tokens: int | None, param: str) -> None:
+        """Refuse a budget no generation can use: past the context, as vLLM's OpenAI server does.
+        The protocol's bound is static; only here is the model's context known."""
+        if tokens is not None and tokens > self.max_model_len:
+            raise ApiError(
+                400, f"{param} is {tokens}, past the model's context of {self.max_model_len} tokens", param=param
+            )
+
     def strategy_for(self, model_id: str | None) -> Strategy | None:
         """The solve strategy a model id stands for; None for the plain model."""
         if model_id is None or model_id == self.model_name:

@@ -19,6 +19,7 @@ class SolveService:
     async def solve(self, request: SolveRequest, request_id: str) -> SolveResponse:
         if self._models.strategy_for(request.model) is not None:
             raise ApiError(400, "/solve takes the plain model id; choose the strategy with 'strategy'", param="model")
+        self._models.check_token_budget(request.max_tokens, "max_tokens")
         options = SolveOptions(
             strategy=request.strategy,
             choices=request.choices,

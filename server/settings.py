@@ -46,7 +46,32 @@ class ServerSettings(BaseSettings):
     enforce_eager: bool | None = Field(None, description="skip graph compilation; default: on for CPU")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs to shard the model over")
     max_concurrent_requests: int = Field(
-        256, ge=1, description="requests in flight; more are refused with 503 and Retry-After"
+        256,
+        ge=1,
+        description="the server's capacity, in generations in flight (the name is historical): a request "
+        "weighs the generations it asks for (prompts x n; 2 for a hybrid solve); past capacity, 503 and Retry-After",
+    )
+    max_request_generations: int = Field(
+        64, ge=1, description="the most generations one request may ask for (prompts x n); more is a 400"
+    )
+    body_timeout_s: float = Field(10.0, gt=0, description="seconds a client has to send a whole request body; then 408")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="seconds a client has to send a request's headers; then 408 and the connection closes"
+    )
+    max_header_bytes: int = Field(
+        32 * 2**10, ge=1024, description="the most bytes of a request line and headers; more is refused at once"
+    )
+    max_headers: int = Field(100, ge=8, description="the most header fields in one request; more is a 431")
+    upstream_max_connections: int = Field(
+        64, ge=1, description="with --engine openai: connections to all upstreams together"
+    )
+    upstream_max_queued: int = Field(
+        256,
+        ge=0,
+        description="with --engine openai: upstream requests that may wait for a connection; more get 503 at once",
+    )
+    upstream_pool_timeout_s: float = Field(
+        30.0, gt=0, description="with --engine openai: seconds a request may wait for a connection; then 503"
     )
     default_max_tokens: int = Field(768, ge=1, description="generation budget of each /solve attempt")
     sandbox_workers: int | None = Field(None, ge=1, description="sandbox worker processes; default: one per core")

@@ -31,9 +31,11 @@ __all__ = [
 async def start_engine(settings: ServerSettings) -> Engine:
     """The engine the settings ask for; vLLM is imported only when it is the one."""
     if settings.engine == "openai":
-        from server.engines.openai_engine import OpenAIEngine
+        from server.engines.openai_engine import OpenAIEngine, UpstreamLimits
 
-        return await OpenAIEngine.start(settings.upstream, settings.model, settings.max_model_len)
+        return await OpenAIEngine.start(
+            settings.upstream, settings.model, settings.max_model_len, UpstreamLimits.for_settings(settings)
+        )
     from server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
     from server.engines.vllm_engine import VllmEngine
 

@@ -1,16 +1,26 @@
 """Remote OpenAI-compatible servers (``vllm serve`` replicas, each with its own tensor or
 pipeline parallelism): potcot's way past one machine. Requests go round-robin over the replicas
 that pass their health check; a replica that refuses a connection is skipped until it recovers.
+
+The engine bounds what it asks of the network, so that no one request can starve the others or
+the event loop: at most ``UpstreamLimits.max_connections`` requests are sent at once (httpx's pool
+has exactly that many connections, so it never queues), at most ``max_queued`` more wait for a
+turn, up to ``pool_timeout_s``, and past that a request fails at once with ``EngineUnavailable``
+(503). Without these, 10,000 generations queued inside httpx's pool, whose bookkeeping is quadratic
+in its waiters, and kept the event loop from answering ``/health`` for minutes. Health probes have
+a client of their own, so a saturated pool never makes a healthy upstream look down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -24,15 +34,35 @@ from server.engines.base import (
 )
 from server.prompts import Prompt
 
+if TYPE_CHECKING:
+    from server.settings import ServerSettings
+
 logger = logging.getLogger(__name__)
 
 _HEALTH_INTERVAL_S = 5.0
 _HEALTH_TIMEOUT_S = 2.0
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class UpstreamLimits:
+    max_connections: int = 64
+    max_queued: int = 256
+    pool_timeout_s: float = 30.0
+
+    @classmethod
+    def for_settings(cls, settings: ServerSettings) -> UpstreamLimits:
+        return cls(settings.upstream_max_connections, settings.upstream_max_queued, settings.upstream_pool_timeout_s)
+
+
 class OpenAIEngine(Engine):
     def __init__(
-        self, upstreams: Sequence[str], model_name: str, max_model_len: int, client: httpx.AsyncClient
+        self,
+        upstreams: Sequence[str],
+        model_name: str,
+        max_model_len: int,
+        client: httpx.AsyncClient,
+        limits: UpstreamLimits | None = None,
+        probe_client: httpx.AsyncClient | None = None,
     ) -> None:
         if not upstreams:
             raise ValueError("the openai engine needs at least one --upstream URL")
@@ -40,21 +70,73 @@ class OpenAIEngine(Engine):
         self._healthy = dict.fromkeys(self._upstreams, True)
         self._turn = itertools.count()
         self._client = client
+        self._probe_client = probe_client or client
+        self._limits = limits or UpstreamLimits()
+        self._sending = asyncio.Semaphore(self._limits.max_connections)
+        self._waiting = 0
         self._health_task: asyncio.Task[None] | None = None
         self.model_name = model_name
         self.max_model_len = max_model_len
         self.has_chat_template = True  # the upstream applies its own template to chat messages
 
     @classmethod
-    async def start(cls, upstreams: Sequence[str], model: str | None, max_model_len: int | None) -> OpenAIEngine:
+    async def start(
+        cls,
+        upstreams: Sequence[str],
+        model: str | None,
+        max_model_len: int | None,
+        limits: UpstreamLimits | None = None,
+    ) -> OpenAIEngine:
         """Connect, and learn the model's id and context length from the first upstream that answers."""
-        client = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=5.0))
-        card = await _first_model_card(client, upstreams, model)
-        engine = cls(upstreams, card["id"], card.get("max_model_len") or max_model_len or 4096, client)
+        limits = limits or UpstreamLimits()
+        pool = httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections)
+        timeout = httpx.Timeout(600.0, connect=5.0, pool=limits.pool_timeout_s)
+        client = httpx.AsyncClient(timeout=timeout, limits=pool)
+        probe_limits = httpx.Limits(max_connections=len(upstreams), max_keepalive_connections=len(upstreams))
+        probe_client = httpx.AsyncClient(timeout=_HEALTH_TIMEOUT_S, limits=probe_limits)
+        try:
+            card = await _first_model_card(probe_client, upstreams, model)
+        except BaseException:
+            await client.aclose()
+            await probe_client.aclose()
+            raise
+        max_len = card.get("max_model_len") or max_model_len or 4096
+        engine = cls(upstreams, card["id"], max_len, client, limits, probe_client)
         engine._health_task = asyncio.create_task(engine._watch_health())
         return engine
 
+    @contextlib.asynccontextmanager
+    async def _turn_to_send(self) -> AsyncIterator[None]:
+        """A place among the requests being sent, after at most ``pool_timeout_s`` in a queue of at
+        most ``max_queued``; ``EngineUnavailable`` when there is none."""
+        if self._sending.locked():
+            if self._waiting >= self._limits.max_queued:
+                raise EngineUnavailable("the upstream servers are saturated: too many requests queued")
+            self._waiting += 1
+            try:
+                async with asyncio.timeout(self._limits.pool_timeout_s):
+                    await self._sending.acquire()
+            except TimeoutError:
+                raise EngineUnavailable(
+                    f"no upstream connection came free within {self._limits.pool_timeout_s:g} s"
+                ) from None
+            finally:
+                self._waiting -= 1
+        else:
+            await self._sending.acquire()
+        try:
+            yield
+        finally:
+            self._sending.release()
+
     async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+        async with self._turn_to_send():
+            async for chunk in self._stream(prompt, options, request_id):
+                yield chunk
+
+    async def _stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncIterator[GenerationChunk]:
         path, body = self._request_body(prompt, options)
         for upstream in self._rotation():
             try:
@@ -69,6 +151,8 @@ class OpenAIEngine(Engine):
                     async for chunk in _server_sent_chunks(response):
                         yield chunk
                     return
+            except httpx.PoolTimeout as error:  # cannot happen while the semaphore fits the pool
+                raise EngineUnavailable("no upstream connection came free") from error
             except httpx.TransportError as error:
                 logger.warning("upstream %s unreachable: %s", upstream, error)
                 self._healthy[upstream] = False
@@ -107,7 +191,7 @@ class OpenAIEngine(Engine):
 
     async def _probe(self, upstream: str) -> None:
         try:
-            response = await self._client.get(upstream + "/health", timeout=_HEALTH_TIMEOUT_S)
+            response = await self._probe_client.get(upstream + "/health", timeout=_HEALTH_TIMEOUT_S)
             healthy = response.status_code == 200
         except httpx.HTTPError:
             healthy = False
@@ -125,6 +209,8 @@ class OpenAIEngine(Engine):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
         await self._client.aclose()
+        if self._probe_client is not self._client:
+            await self._probe_client.aclose()
 
 
 async def _first_model_card(client: httpx.AsyncClient, upstreams: Sequence[str], model: str | None) -> dict:

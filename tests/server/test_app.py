@@ -3,13 +3,15 @@ The same endpoints against the real engine are in ``test_integration.py``."""
 
 import asyncio
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from server.app import build_app
-from server.engines import Engine
+from server.engines import ChoiceDelta, Engine, EngineUnavailable, GenerationChunk, SamplingOptions
+from server.prompts import Prompt
 from server.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine
 
@@ -200,3 +202,37 @@ def test_engine_that_fails_to_load_is_reported() -> None:
         assert failed.wait(10)
         assert_error(client.get("/health"), 503, "no weights here")
     assert app.state.runtime.failure == "the engine failed to load: no weights here"
+
+
+class _OneFailsOneWaits(ScriptedEngine):
+    """Fails the prompt "fail" once the prompt "wait" is generating, and records whether the
+    waiting generation was cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+        self.cancelled = False
+
+    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+        if prompt.text == "fail":
+            await self.waiting.wait()
+            raise EngineUnavailable("the upstream went away")
+        self.waiting.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        yield GenerationChunk((ChoiceDelta(0, "late", "stop"),), prompt_tokens=1, completion_tokens=1)
+
+
+def test_a_failed_prompt_cancels_the_other_generations_of_its_request() -> None:
+    engine = _OneFailsOneWaits()
+    settings = ServerSettings(sandbox_workers=1, max_concurrent_requests=4)
+    with client_for(engine, settings) as test_client:
+        response = test_client.post("/v1/completions", json={"model": MODEL, "prompt": ["wait", "fail"]})
+        assert_error(response, 503, "the upstream went away")
+        deadline = time.monotonic() + 5  # while the server runs: its shutdown would cancel anything
+        while not engine.cancelled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.cancelled

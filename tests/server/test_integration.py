@@ -159,6 +159,36 @@ def test_bad_input(live_server: ServerProcess, path: str, body: dict, status: in
     assert response.json()["error"]["message"]
 
 
+PAST_64_BITS = [
+    ("/solve", {"question": "What is 1 + 1?", "seed": 2**64}, "seed"),
+    ("/solve", {"question": "What is 1 + 1?", "max_tokens": 2**64}, "max_tokens"),
+    ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "seed": 2**64}, "seed"),
+    (
+        "/v1/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 2**64},
+        "max_completion_tokens",
+    ),
+    ("/v1/completions", {"model": MODEL, "prompt": "1, 2,", "max_tokens": 2**64}, "max_tokens"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "param"), PAST_64_BITS)
+@pytest.mark.parametrize("engine", ["vllm", "openai"])
+def test_integers_past_64_bits_are_400s_on_a_kept_connection(
+    live_server: ServerProcess, keyed_server: ServerProcess, engine: str, path: str, body: dict, param: str
+) -> None:
+    """Once a 500 from vLLM's serializer that closed the connection, or, through the remote engine,
+    a value sent upstream unchecked."""
+    server, headers = (live_server, {}) if engine == "vllm" else (keyed_server, {"Authorization": f"Bearer {KEYS[0]}"})
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
+        response = http.post(path, json=body)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["param"] == param
+        assert response.headers.get("connection") != "close"
+        again = http.post("/v1/completions", json={"model": MODEL, "prompt": "1, 2,", "max_tokens": 2})
+        assert again.status_code == 200
+
+
 def test_malformed_json(live_server: ServerProcess) -> None:
     response = httpx.post(live_server.url + "/solve", content=b"{", headers={"content-type": "application/json"})
     assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]

@@ -1,0 +1,182 @@
+"""Hostile values at the protocol's door, with a scripted engine: every integer field bounded to what
+the engines accept, OpenAI's fields that potcot does not implement refused by name, and text with
+nothing visible in it refused like a blank one. Each refusal is a 400 in OpenAI's shape naming the
+field, reached before the engine is, and the connection stays usable after it."""
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import build_app
+from server.engines import Engine
+from server.protocol import IGNORED_FIELDS, REFUSED_FIELDS, SEED_MAX, SEED_MIN
+from server.settings import ServerSettings
+from tests.server.scripted import ScriptedEngine
+
+MODEL = "scripted-model"
+CONTEXT = 4096
+SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=4)
+QUESTION = {"question": "What is six times seven?"}
+CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "What is six times seven?"}]}
+COMPLETION = {"model": MODEL, "prompt": "1 + 1 ="}
+BASES = {"/solve": QUESTION, "/v1/chat/completions": CHAT, "/v1/completions": COMPLETION}
+
+
+@pytest.fixture(scope="module")
+def engine() -> ScriptedEngine:
+    return ScriptedEngine(max_model_len=CONTEXT)
+
+
+@pytest.fixture(scope="module")
+def client(engine: ScriptedEngine) -> Iterator[TestClient]:
+    async def factory(_: ServerSettings) -> Engine:
+        return engine
+
+    with TestClient(build_app(SETTINGS, factory)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(autouse=True)
+def programs(engine: ScriptedEngine) -> None:
+    engine.completions[:] = ["```python\nprint(6 * 7)\n```"] * 4
+    engine.options.clear()
+
+
+def assert_refused(response, param: str, fragment: str = "") -> None:
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["type"], error["param"]) == (400, "invalid_request_error", param)
+    assert fragment in error["message"]
+
+
+# (path, field, hostile value): what once reached vLLM's serializer (past 64 bits: a 500 that closed
+# the connection) or the upstream unchecked, or a JSON value that is not an integer at all.
+HOSTILE_INTEGERS = [
+    (path, field, value)
+    for path, fields in {
+        "/solve": ["seed", "max_tokens"],
+        "/v1/chat/completions": ["seed", "max_tokens", "max_completion_tokens", "n", "top_logprobs", "top_k"],
+        "/v1/completions": ["seed", "max_tokens", "n", "logprobs", "best_of", "top_k", "min_tokens"],
+    }.items()
+    for field in fields
+    for value in [2**64, -(2**63) - 1, 10**30, True, 1.5, "7"]
+]
+
+
+@pytest.mark.parametrize(("path", "field", "value"), HOSTILE_INTEGERS, ids=lambda v: repr(v)[:12])
+def test_hostile_integers_are_refused_by_name(
+    client: TestClient, engine: ScriptedEngine, path: str, field: str, value: object
+) -> None:
+    assert_refused(client.post(path, json={**BASES[path], field: value}), field)
+    assert engine.options == []  # refused at the door: the engine never saw it
+    assert client.post("/solve", json=QUESTION).status_code == 200
+
+
+# (path, field, the largest value the field takes, what the engine is asked for).
+AT_THE_BOUND = [
+    ("/solve", "seed", SEED_MAX, "seed"),
+    ("/solve", "seed", SEED_MIN, "seed"),
+    ("/solve", "max_tokens", CONTEXT, "max_tokens"),
+    ("/v1/chat/completions", "seed", SEED_MAX, "seed"),
+    ("/v1/chat/completions", "max_tokens", CONTEXT, "max_tokens"),
+    ("/v1/chat/completions", "max_completion_tokens", CONTEXT, "max_tokens"),
+    ("/v1/chat/completions", "n", 16, "n"),
+    ("/v1/completions", "seed", SEED_MIN, "seed"),
+    ("/v1/completions", "max_tokens", CONTEXT, "max_tokens"),
+    ("/v1/completions", "n", 16, "n"),
+]
+
+
+@pytest.mark.parametrize(("path", "field", "value", "option"), AT_THE_BOUND)
+def test_values_at_the_bound_pass(
+    client: TestClient, engine: ScriptedEngine, path: str, field: str, value: int, option: str
+) -> None:
+    response = client.post(path, json={**BASES[path], field: value})
+    assert response.status_code == 200, response.text
+    assert getattr(engine.options[0], option) == value
+
+
+@pytest.mark.parametrize("path", list(BASES))
+def test_a_budget_past_the_context_is_refused(client: TestClient, path: str) -> None:
+    assert_refused(client.post(path, json={**BASES[path], "max_tokens": CONTEXT + 1}), "max_tokens", "context")
+    assert_refused(client.post(path, json={**BASES[path], "max_tokens": 2**31}), "max_tokens", "less than or equal")
+
+
+# Each unimplemented field with a value that asks for something it would not get.
+ASKING = {
+    "response_format": {"type": "json_object"},
+    "tools": [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}],
+    "tool_choice": "required",
+    "functions": [{"name": "add", "parameters": {"type": "object"}}],
+    "function_call": {"name": "add"},
+    "logprobs": True,
+    "top_logprobs": 2,
+    "logit_bias": {"50256": -100},
+    "prediction": {"type": "content", "content": "42"},
+    "audio": {"voice": "alloy", "format": "wav"},
+    "modalities": ["text", "audio"],
+    "echo": True,
+    "best_of": 3,
+    "suffix": " done.",
+    "top_k": 5,
+    "min_p": 0.1,
+    "repetition_penalty": 1.2,
+    "min_tokens": 4,
+    "structured_outputs": {"json": {"type": "object"}},
+    "guided_json": {"type": "object"},
+    "guided_regex": "[0-9]+",
+    "guided_choice": ["yes", "no"],
+    "guided_grammar": 'root ::= "42"',
+}
+COMPLETION_ONLY = {"echo", "best_of", "suffix"}
+CHAT_ONLY = {"response_format", "tools", "tool_choice", "functions", "function_call", "top_logprobs"}
+CHAT_ONLY |= {"prediction", "audio", "modalities"}
+UNIMPLEMENTED = [
+    (path, field)
+    for field in ASKING
+    for path in ["/v1/chat/completions", "/v1/completions"]
+    if field not in (COMPLETION_ONLY if path.endswith("chat/completions") else CHAT_ONLY)
+]
+
+
+def test_every_refused_field_has_a_row() -> None:
+    assert set(ASKING) == set(REFUSED_FIELDS)
+
+
+@pytest.mark.parametrize(("path", "field"), UNIMPLEMENTED)
+def test_unimplemented_fields_are_refused_by_name(client: TestClient, path: str, field: str) -> None:
+    value = 2 if path == "/v1/completions" and field == "logprobs" else ASKING[field]
+    assert_refused(client.post(path, json={**BASES[path], field: value}), field, "not supported")
+
+
+@pytest.mark.parametrize(("path", "field"), UNIMPLEMENTED)
+def test_unimplemented_fields_that_ask_for_nothing_pass(client: TestClient, path: str, field: str) -> None:
+    inert = [None, *REFUSED_FIELDS[field]]
+    if path == "/v1/completions" and field == "logprobs":
+        inert = [None]  # an integer there: 0 still asks for the chosen token's log-probability
+    for value in inert:
+        response = client.post(path, json={**BASES[path], field: value})
+        assert response.status_code == 200, (value, response.text)
+
+
+@pytest.mark.parametrize("field", sorted(IGNORED_FIELDS))
+def test_bookkeeping_fields_are_ignored(client: TestClient, field: str) -> None:
+    value = {"user": "u-1", "metadata": {"team": "a"}, "store": True, "service_tier": "auto"}.get(field, True)
+    assert client.post("/v1/chat/completions", json={**CHAT, field: value}).status_code == 200
+
+
+INVISIBLE = ["\x00", "\x00" * 50, " \x00\t\x01\x7f ", "\u200b\ufeff", "\x1b\r\n\x00"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE, ids=repr)
+def test_text_with_nothing_visible_is_refused_like_blank(client: TestClient, engine: ScriptedEngine, text: str) -> None:
+    assert_refused(client.post("/solve", json={"question": text}), "question")
+    assert_refused(client.post("/solve", json={"question": "q", "choices": [text, "2"]}), "choices.0")
+    hybrid = {"model": f"{MODEL}:hybrid", "messages": [{"role": "user", "content": text}]}
+    assert_refused(client.post("/v1/chat/completions", json=hybrid), "messages", "user message")
+    assert engine.options == []
+
+
+def test_visible_text_around_control_characters_is_solved(client: TestClient) -> None:
+    assert client.post("/solve", json={"question": "\x00What is six times seven?\x00"}).status_code == 200
