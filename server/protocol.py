@@ -10,6 +10,8 @@ log-probabilities must not get a plain completion as if it had been honoured. Bo
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 import unicodedata
 import uuid
@@ -24,11 +26,12 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from sandbox import ExecutionResult
-from server.engines.base import SamplingOptions
+from server.engines.base import JsonOutput, SamplingOptions
 from server.solver import Attempt, Solution, Strategy
 
 # --- integer bounds ----------------------------------------------------------------------------
@@ -49,7 +52,6 @@ Choices = Annotated[int, Field(ge=1, le=MAX_CHOICES, strict=True)]
 
 # Each with the values that ask for nothing; any other value is a 400 that names the field.
 REFUSED_FIELDS: dict[str, tuple[object, ...]] = {
-    "response_format": ({"type": "text"},),
     "tools": ([],),
     "tool_choice": ("none", "auto"),
     "functions": ([],),
@@ -346,11 +348,39 @@ class ChatMessageIn(BaseModel):
         return self.content if isinstance(self.content, str) else "".join(part.text for part in self.content)
 
 
+class JsonSchemaFormat(BaseModel):
+    name: str = Field("response", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = None
+    json_schema: dict[str, Any] = Field(alias="schema")
+    strict: StrictBool | None = None
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's ``response_format``: plain text, any JSON object (JSON mode), or JSON that matches
+    a schema (structured outputs), which the engine enforces while it generates."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_for_its_type(self) -> ResponseFormat:
+        if (self.type == "json_schema") != (self.json_schema is not None):
+            raise ValueError("json_schema is required with type 'json_schema', and only with it")
+        return self
+
+    def json_output(self) -> JsonOutput | None:
+        if self.type == "text":
+            return None
+        if self.json_schema is None:
+            return JsonOutput()
+        return JsonOutput(schema=json.dumps(self.json_schema.json_schema))
+
+
 class ChatCompletionRequest(_SamplingRequest):
     messages: list[ChatMessageIn] = Field(min_length=1)
     max_completion_tokens: TokenBudget | None = None
+    response_format: ResponseFormat | None = None
     # Refused unless they ask for nothing (REFUSED_FIELDS).
-    response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     functions: list[dict[str, Any]] | None = None
@@ -364,6 +394,10 @@ class ChatCompletionRequest(_SamplingRequest):
     @property
     def token_budget_field(self) -> str:
         return "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
+
+    def sampling_options(self, max_tokens: int | None) -> SamplingOptions:
+        json_output = self.response_format.json_output() if self.response_format else None
+        return dataclasses.replace(super().sampling_options(max_tokens), json_output=json_output)
 
     @property
     def token_budget(self) -> int | None:

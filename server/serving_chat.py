@@ -134,6 +134,8 @@ class ChatService:
     ) -> ChatCompletionResponse | AsyncIterator[str]:
         if request.n != 1:
             raise ApiError(400, "solving models answer with one choice: n must be 1", param="n")
+        if request.response_format is not None and request.response_format.json_output() is not None:
+            raise ApiError(400, "solving models answer with a transcript, not JSON", param="response_format")
         questions = [message.text for message in request.messages if message.role == "user"]
         if not questions or is_blank(questions[-1]):
             raise ApiError(400, "solving models need a user message with the question", param="messages")

@@ -12,6 +12,7 @@ from server.engines.base import (
     EngineUnavailable,
     Generation,
     GenerationChunk,
+    JsonOutput,
     SamplingOptions,
 )
 from server.settings import ServerSettings
@@ -23,6 +24,7 @@ __all__ = [
     "EngineUnavailable",
     "Generation",
     "GenerationChunk",
+    "JsonOutput",
     "SamplingOptions",
     "start_engine",
 ]

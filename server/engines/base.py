@@ -23,6 +23,14 @@ class EngineUnavailable(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class JsonOutput:
+    """Generation constrained to JSON (structured outputs): any JSON object, or, with ``schema``
+    (a JSON Schema as JSON text), an object that matches it."""
+
+    schema: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class SamplingOptions:
     max_tokens: int | None = None
     temperature: float = 1.0
@@ -32,6 +40,7 @@ class SamplingOptions:
     stop: tuple[str, ...] = ()
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
+    json_output: JsonOutput | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

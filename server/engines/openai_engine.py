@@ -30,6 +30,7 @@ from server.engines.base import (
     EngineInputError,
     EngineUnavailable,
     GenerationChunk,
+    JsonOutput,
     SamplingOptions,
 )
 from server.prompts import Prompt
@@ -172,6 +173,8 @@ class OpenAIEngine(Engine):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if options.json_output is not None:
+            body["response_format"] = _response_format(options.json_output)
         if prompt.messages is not None:
             body["messages"] = [{"role": m.role, "content": m.content} for m in prompt.messages]
             return "/v1/chat/completions", body
@@ -261,3 +264,11 @@ def _error_message(body: bytes) -> str:
         return str(error.get("error", {}).get("message") or error.get("message") or error)
     except (ValueError, AttributeError):
         return body.decode(errors="replace")[:500]
+
+
+def _response_format(json_output: JsonOutput) -> dict[str, object]:
+    """OpenAI's ``response_format`` for a JSON output, which vLLM's server also takes on text
+    completions."""
+    if json_output.schema is None:
+        return {"type": "json_object"}
+    return {"type": "json_schema", "json_schema": {"name": "response", "schema": json.loads(json_output.schema)}}

@@ -10,7 +10,7 @@ from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
 from vllm.platforms import current_platform
-from vllm.sampling_params import RequestOutputKind
+from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 
 from server.engines.base import (
@@ -19,6 +19,7 @@ from server.engines.base import (
     EngineInputError,
     EngineUnavailable,
     GenerationChunk,
+    JsonOutput,
     SamplingOptions,
 )
 from server.prompts import Prompt
@@ -68,6 +69,7 @@ class VllmEngine(Engine):
                 max_tokens=options.max_tokens,
                 presence_penalty=options.presence_penalty,
                 frequency_penalty=options.frequency_penalty,
+                structured_outputs=_structured_outputs(options.json_output),
                 output_kind=RequestOutputKind.DELTA,
             )
             completion_tokens = 0
@@ -100,3 +102,11 @@ class VllmEngine(Engine):
 
     async def close(self) -> None:
         self._llm.shutdown()
+
+
+def _structured_outputs(json_output: JsonOutput | None) -> StructuredOutputsParams | None:
+    if json_output is None:
+        return None
+    if json_output.schema is None:
+        return StructuredOutputsParams(json_object=True)
+    return StructuredOutputsParams(json=json_output.schema)

@@ -382,3 +382,36 @@ def test_concurrent_requests_with_one_request_id(live_server: ServerProcess) -> 
         assert response.status_code == 200, response.text
         assert response.headers["x-request-id"] == "same-id"
         assert response.json()["choices"][0]["text"]
+
+
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "integer"}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+RESPONSE_FORMATS = {
+    "JSON mode": {"type": "json_object"},
+    "JSON schema": {"type": "json_schema", "json_schema": {"name": "answer", "schema": ANSWER_SCHEMA}},
+}
+
+
+@pytest.mark.parametrize("engine", ["vllm", "openai"])
+@pytest.mark.parametrize("response_format", RESPONSE_FORMATS.values(), ids=list(RESPONSE_FORMATS))
+def test_structured_outputs(
+    live_server: ServerProcess, keyed_server: ServerProcess, engine: str, response_format: dict
+) -> None:
+    """The engine enforces the format while it generates: in process (vLLM's structured outputs),
+    and through an OpenAI-compatible upstream (``response_format`` passed on)."""
+    server, key = (live_server, "unused") if engine == "vllm" else (keyed_server, KEYS[0])
+    reply = client(server, key).chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "What is 6 times 7? Reply in JSON with the key answer."}],
+        max_tokens=64,
+        temperature=0,
+        response_format=response_format,
+    )
+    parsed = json.loads(reply.choices[0].message.content)
+    assert isinstance(parsed, dict)
+    if response_format["type"] == "json_schema":
+        assert set(parsed) == {"answer"} and isinstance(parsed["answer"], int)

@@ -3,13 +3,14 @@ the engines accept, OpenAI's fields that potcot does not implement refused by na
 nothing visible in it refused like a blank one. Each refusal is a 400 in OpenAI's shape naming the
 field, reached before the engine is, and the connection stays usable after it."""
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from server.app import build_app
-from server.engines import Engine
+from server.engines import Engine, JsonOutput
 from server.protocol import IGNORED_FIELDS, REFUSED_FIELDS, SEED_MAX, SEED_MIN
 from server.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine
@@ -105,7 +106,6 @@ def test_a_budget_past_the_context_is_refused(client: TestClient, path: str) -> 
 
 # Each unimplemented field with a value that asks for something it would not get.
 ASKING = {
-    "response_format": {"type": "json_object"},
     "tools": [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}],
     "tool_choice": "required",
     "functions": [{"name": "add", "parameters": {"type": "object"}}],
@@ -130,7 +130,7 @@ ASKING = {
     "guided_grammar": 'root ::= "42"',
 }
 COMPLETION_ONLY = {"echo", "best_of", "suffix"}
-CHAT_ONLY = {"response_format", "tools", "tool_choice", "functions", "function_call", "top_logprobs"}
+CHAT_ONLY = {"tools", "tool_choice", "functions", "function_call", "top_logprobs"}
 CHAT_ONLY |= {"prediction", "audio", "modalities"}
 UNIMPLEMENTED = [
     (path, field)
@@ -180,3 +180,45 @@ def test_text_with_nothing_visible_is_refused_like_blank(client: TestClient, eng
 
 def test_visible_text_around_control_characters_is_solved(client: TestClient) -> None:
     assert client.post("/solve", json={"question": "\x00What is six times seven?\x00"}).status_code == 200
+
+
+ANSWER_SCHEMA = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+# response_format -> what the engine is asked for
+RESPONSE_FORMATS = {
+    "text": ({"type": "text"}, None),
+    "JSON mode": ({"type": "json_object"}, JsonOutput()),
+    "JSON schema": (
+        {"type": "json_schema", "json_schema": {"name": "answer", "schema": ANSWER_SCHEMA, "strict": True}},
+        JsonOutput(schema=json.dumps(ANSWER_SCHEMA)),
+    ),
+}
+
+
+@pytest.mark.parametrize(("response_format", "asked"), RESPONSE_FORMATS.values(), ids=list(RESPONSE_FORMATS))
+def test_response_format_reaches_the_engine(
+    client: TestClient, engine: ScriptedEngine, response_format: dict, asked: JsonOutput | None
+) -> None:
+    response = client.post("/v1/chat/completions", json={**CHAT, "response_format": response_format})
+    assert response.status_code == 200, response.text
+    assert engine.options[0].json_output == asked
+
+
+MALFORMED_RESPONSE_FORMATS = {
+    "unknown type": {"type": "yaml"},
+    "schema type without a schema": {"type": "json_schema"},
+    "a schema with JSON mode": {"type": "json_object", "json_schema": {"name": "a", "schema": {}}},
+    "a schema that is not an object": {"type": "json_schema", "json_schema": {"name": "a", "schema": "int"}},
+    "a name with spaces": {"type": "json_schema", "json_schema": {"name": "my answer", "schema": {}}},
+}
+
+
+@pytest.mark.parametrize("response_format", MALFORMED_RESPONSE_FORMATS.values(), ids=list(MALFORMED_RESPONSE_FORMATS))
+def test_malformed_response_formats_are_refused(client: TestClient, response_format: dict) -> None:
+    response = client.post("/v1/chat/completions", json={**CHAT, "response_format": response_format})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"].startswith("response_format")
+
+
+def test_solving_models_refuse_json_output(client: TestClient) -> None:
+    body = {**CHAT, "model": f"{MODEL}:hybrid", "response_format": {"type": "json_object"}}
+    assert_refused(client.post("/v1/chat/completions", json=body), "response_format", "transcript")
