@@ -3,8 +3,8 @@
 Field bounds follow OpenAI's API reference, so a value OpenAI would reject is a 400 here too, and
 every integer is bounded to what the engines accept: an unbounded one reached vLLM's serializer and
 failed there as a 500. OpenAI's fields that potcot does not implement are declared, and refused
-unless they ask for nothing (``REFUSED_FIELDS``): a client that asked for JSON, a tool call or
-log-probabilities must not get a plain completion as if it had been honoured. Bookkeeping fields
+unless they ask for nothing (``REFUSED_FIELDS``): a client that asked for a tool call must not get
+a plain completion as if it had been honoured. Bookkeeping fields
 (``IGNORED_FIELDS``) and fields unknown to OpenAI are ignored, as vLLM does.
 """
 
@@ -15,6 +15,7 @@ import json
 import time
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,7 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sandbox import ExecutionResult
-from server.engines.base import JsonOutput, SamplingOptions
+from server.engines.base import JsonOutput, SamplingOptions, TokenLogprob
 from server.solver import Attempt, Solution, Strategy
 
 # --- integer bounds ----------------------------------------------------------------------------
@@ -56,8 +57,6 @@ REFUSED_FIELDS: dict[str, tuple[object, ...]] = {
     "tool_choice": ("none", "auto"),
     "functions": ([],),
     "function_call": ("none", "auto"),
-    "logprobs": (False,),
-    "top_logprobs": (0,),
     "logit_bias": ({},),
     "prediction": (),
     "audio": (),
@@ -380,16 +379,24 @@ class ChatCompletionRequest(_SamplingRequest):
     messages: list[ChatMessageIn] = Field(min_length=1)
     max_completion_tokens: TokenBudget | None = None
     response_format: ResponseFormat | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: Annotated[int, Field(ge=0, le=20, strict=True)] | None = None
     # Refused unless they ask for nothing (REFUSED_FIELDS).
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     functions: list[dict[str, Any]] | None = None
     function_call: str | dict[str, Any] | None = None
-    logprobs: StrictBool | None = None
-    top_logprobs: Annotated[int, Field(ge=0, le=20, strict=True)] | None = None
     prediction: dict[str, Any] | None = None
     audio: dict[str, Any] | None = None
     modalities: list[str] | None = None
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_logprobs_with_logprobs(cls, top_logprobs: int | None, info: ValidationInfo) -> int | None:
+        """As OpenAI: alternatives come only with the chosen tokens' log-probabilities."""
+        if top_logprobs is not None and info.data.get("logprobs") is not True:
+            raise PydanticCustomError("logprobs_required", "top_logprobs requires logprobs to be true")
+        return top_logprobs
 
     @property
     def token_budget_field(self) -> str:
@@ -397,11 +404,44 @@ class ChatCompletionRequest(_SamplingRequest):
 
     def sampling_options(self, max_tokens: int | None) -> SamplingOptions:
         json_output = self.response_format.json_output() if self.response_format else None
-        return dataclasses.replace(super().sampling_options(max_tokens), json_output=json_output)
+        logprobs = (self.top_logprobs or 0) if self.logprobs else None
+        return dataclasses.replace(super().sampling_options(max_tokens), json_output=json_output, logprobs=logprobs)
 
     @property
     def token_budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+    @classmethod
+    def of(cls, token: str, logprob: float) -> TopLogprob:
+        return cls(token=token, logprob=logprob, bytes=list(token.encode()))
+
+
+class ChatTokenLogprob(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChatLogprobs(BaseModel):
+    """Chat's shape: one entry per generated token, each with its most likely alternatives."""
+
+    content: list[ChatTokenLogprob] | None
+
+    @classmethod
+    def of(cls, logprobs: Sequence[TokenLogprob]) -> ChatLogprobs:
+        return cls(
+            content=[
+                ChatTokenLogprob(
+                    **TopLogprob.of(entry.token, entry.logprob).model_dump(),
+                    top_logprobs=[TopLogprob.of(token, logprob) for token, logprob in entry.top],
+                )
+                for entry in logprobs
+            ]
+        )
 
 
 class ChatMessageOut(BaseModel):
@@ -413,7 +453,7 @@ class ChatChoice(BaseModel):
     index: int
     message: ChatMessageOut
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
 
 
 class ChatCompletionResponse(BaseModel):
@@ -437,7 +477,7 @@ class ChatStreamChoice(BaseModel):
     index: int
     delta: DeltaMessage
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
 
 
 class ChatCompletionChunk(BaseModel):
@@ -455,8 +495,8 @@ class ChatCompletionChunk(BaseModel):
 class CompletionRequest(_SamplingRequest):
     prompt: str | list[str]
     max_tokens: TokenBudget | None = 16
-    # Refused unless they ask for nothing (REFUSED_FIELDS).
     logprobs: Annotated[int, Field(ge=0, le=5, strict=True)] | None = None
+    # Refused unless they ask for nothing (REFUSED_FIELDS).
     echo: StrictBool | None = None
     best_of: Choices | None = None
     suffix: str | None = None
@@ -472,12 +512,38 @@ class CompletionRequest(_SamplingRequest):
     def prompts(self) -> list[str]:
         return [self.prompt] if isinstance(self.prompt, str) else self.prompt
 
+    def sampling_options(self, max_tokens: int | None) -> SamplingOptions:
+        return dataclasses.replace(super().sampling_options(max_tokens), logprobs=self.logprobs)
+
+
+class CompletionLogprobs(BaseModel):
+    """Completions' shape: parallel lists, one entry per generated token. ``text_offset`` counts
+    from the start of the choice's text (there is no ``echo``), carrying on across stream chunks."""
+
+    tokens: list[str]
+    token_logprobs: list[float]
+    top_logprobs: list[dict[str, float]]
+    text_offset: list[int]
+
+    @classmethod
+    def of(cls, logprobs: Sequence[TokenLogprob], offset: int = 0) -> CompletionLogprobs:
+        offsets = []
+        for entry in logprobs:
+            offsets.append(offset)
+            offset += len(entry.token)
+        return cls(
+            tokens=[entry.token for entry in logprobs],
+            token_logprobs=[entry.logprob for entry in logprobs],
+            top_logprobs=[dict(entry.top) for entry in logprobs],
+            text_offset=offsets,
+        )
+
 
 class CompletionChoice(BaseModel):
     index: int
     text: str
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
 
 
 class CompletionResponse(BaseModel):

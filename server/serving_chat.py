@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
 from sandbox import ExecutionResult
-from server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk
+from server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk, TokenLogprob
 from server.errors import ApiError
 from server.metrics import Metrics
 from server.prompts import ChatMessage, Prompt, Rationale
@@ -19,6 +19,7 @@ from server.protocol import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
+    ChatLogprobs,
     ChatMessageOut,
     ChatStreamChoice,
     DeltaMessage,
@@ -94,7 +95,12 @@ class ChatService:
         return ChatCompletionResponse(
             model=request.model,
             choices=[
-                ChatChoice(index=index, message=ChatMessageOut(content=text), finish_reason=reason)
+                ChatChoice(
+                    index=index,
+                    message=ChatMessageOut(content=text),
+                    finish_reason=reason,
+                    logprobs=_logprobs(request, generation.logprobs[index]),
+                )
                 for index, (text, reason) in enumerate(zip(generation.texts, generation.finish_reasons, strict=True))
             ],
             usage=Usage.of(generation.prompt_tokens, generation.completion_tokens),
@@ -112,10 +118,13 @@ class ChatService:
                 prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
                 choices = [
                     ChatStreamChoice(
-                        index=delta.index, delta=DeltaMessage(content=delta.text), finish_reason=delta.finish_reason
+                        index=delta.index,
+                        delta=DeltaMessage(content=delta.text),
+                        finish_reason=delta.finish_reason,
+                        logprobs=_logprobs(request, delta.logprobs),
                     )
                     for delta in chunk.deltas
-                    if delta.text or delta.finish_reason
+                    if delta.text or delta.finish_reason or delta.logprobs
                 ]
                 if choices:
                     yield event(header.chunk(choices))
@@ -136,6 +145,8 @@ class ChatService:
             raise ApiError(400, "solving models answer with one choice: n must be 1", param="n")
         if request.response_format is not None and request.response_format.json_output() is not None:
             raise ApiError(400, "solving models answer with a transcript, not JSON", param="response_format")
+        if request.logprobs:
+            raise ApiError(400, "solving models answer with a transcript, not log-probabilities", param="logprobs")
         questions = [message.text for message in request.messages if message.role == "user"]
         if not questions or is_blank(questions[-1]):
             raise ApiError(400, "solving models need a user message with the question", param="messages")
@@ -205,6 +216,11 @@ class ChatService:
             yield DONE
         finally:
             task.cancel()  # the client left: stop generating for it
+
+
+def _logprobs(request: ChatCompletionRequest, logprobs: Sequence[TokenLogprob]) -> ChatLogprobs | None:
+    """Only a client that asked gets them: for the others ``logprobs`` stays null, as OpenAI's."""
+    return ChatLogprobs.of(logprobs) if request.logprobs else None
 
 
 class _ChunkHeader:

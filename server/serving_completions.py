@@ -7,11 +7,11 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from server.engines import Engine, EngineInputError, EngineUnavailable, Generation, GenerationChunk
+from server.engines import ChoiceDelta, Engine, EngineInputError, EngineUnavailable, Generation, GenerationChunk
 from server.errors import ApiError
 from server.metrics import Metrics
 from server.prompts import Prompt
-from server.protocol import CompletionChoice, CompletionRequest, CompletionResponse, Usage
+from server.protocol import CompletionChoice, CompletionLogprobs, CompletionRequest, CompletionResponse, Usage
 from server.serving_models import ModelRegistry
 from server.streaming import DONE, engine_error_event, event, primed
 
@@ -50,7 +50,12 @@ class CompletionService:
         completion_tokens = sum(generation.completion_tokens for generation in generations)
         self._metrics.record_tokens(prompt_tokens, completion_tokens)
         choices = [
-            CompletionChoice(index=position * request.n + index, text=text, finish_reason=reason)
+            CompletionChoice(
+                index=position * request.n + index,
+                text=text,
+                finish_reason=reason,
+                logprobs=None if request.logprobs is None else CompletionLogprobs.of(generation.logprobs[index]),
+            )
             for position, generation in enumerate(generations)
             for index, (text, reason) in enumerate(zip(generation.texts, generation.finish_reasons, strict=True))
         ]
@@ -63,13 +68,19 @@ class CompletionService:
     ) -> AsyncIterator[str]:
         response_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
         prompt_tokens = completion_tokens = 0
+        offsets = _TextOffsets(request.n)
         try:
             async for chunk in chunks:
                 prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
                 choices = [
-                    CompletionChoice(index=delta.index, text=delta.text, finish_reason=delta.finish_reason)
+                    CompletionChoice(
+                        index=delta.index,
+                        text=delta.text,
+                        finish_reason=delta.finish_reason,
+                        logprobs=None if request.logprobs is None else offsets.logprobs(delta),
+                    )
                     for delta in chunk.deltas
-                    if delta.text or delta.finish_reason
+                    if delta.text or delta.finish_reason or delta.logprobs
                 ]
                 if choices:
                     yield event(
@@ -87,3 +98,16 @@ class CompletionService:
         finally:
             await chunks.aclose()
         yield DONE
+
+
+class _TextOffsets:
+    """Where each streamed choice's text has got to, so that a chunk's ``text_offset`` counts from
+    the start of the choice's text, as a whole response's does."""
+
+    def __init__(self, n: int) -> None:
+        self._offsets = [0] * n
+
+    def logprobs(self, delta: ChoiceDelta) -> CompletionLogprobs:
+        logprobs = CompletionLogprobs.of(delta.logprobs, self._offsets[delta.index])
+        self._offsets[delta.index] += sum(len(entry.token) for entry in delta.logprobs)
+        return logprobs

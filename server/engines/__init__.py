@@ -14,6 +14,7 @@ from server.engines.base import (
     GenerationChunk,
     JsonOutput,
     SamplingOptions,
+    TokenLogprob,
 )
 from server.settings import ServerSettings
 
@@ -26,6 +27,7 @@ __all__ = [
     "GenerationChunk",
     "JsonOutput",
     "SamplingOptions",
+    "TokenLogprob",
     "start_engine",
 ]
 

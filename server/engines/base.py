@@ -41,6 +41,18 @@ class SamplingOptions:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     json_output: JsonOutput | None = None
+    # None: no log-probabilities; k: each generated token's, and the k most likely at its place.
+    logprobs: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One generated token's log-probability, with the most likely tokens at its place (at most
+    the k asked for, most likely first), in neither OpenAI shape: each endpoint renders its own."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,6 +60,7 @@ class ChoiceDelta:
     index: int
     text: str
     finish_reason: str | None = None
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,6 +78,8 @@ class Generation:
     finish_reasons: list[str | None]
     prompt_tokens: int
     completion_tokens: int
+    # Per choice, every generated token's log-probability; empty unless they were asked for.
+    logprobs: list[list[TokenLogprob]] = dataclasses.field(default_factory=list)
 
 
 class Engine(abc.ABC):
@@ -94,12 +109,14 @@ class Engine(abc.ABC):
         """The whole generation; ``on_text`` sees the first choice's text as it arrives."""
         texts = [""] * options.n
         finish_reasons: list[str | None] = [None] * options.n
+        logprobs: list[list[TokenLogprob]] = [[] for _ in range(options.n)]
         prompt_tokens = completion_tokens = 0
         async for chunk in self.stream(prompt, options, request_id):
             for delta in chunk.deltas:
                 texts[delta.index] += delta.text
                 finish_reasons[delta.index] = delta.finish_reason or finish_reasons[delta.index]
+                logprobs[delta.index].extend(delta.logprobs)
                 if on_text is not None and delta.index == 0 and delta.text:
                     on_text(delta.text)
             prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
-        return Generation(texts, finish_reasons, prompt_tokens, completion_tokens)
+        return Generation(texts, finish_reasons, prompt_tokens, completion_tokens, logprobs)

@@ -32,6 +32,7 @@ from server.engines.base import (
     GenerationChunk,
     JsonOutput,
     SamplingOptions,
+    TokenLogprob,
 )
 from server.prompts import Prompt
 
@@ -149,7 +150,7 @@ class OpenAIEngine(Engine):
                         continue
                     if response.status_code >= 400:
                         raise EngineInputError(_error_message(await response.aread()))
-                    async for chunk in _server_sent_chunks(response):
+                    async for chunk in _server_sent_chunks(response, options.logprobs or 0):
                         yield chunk
                     return
             except httpx.PoolTimeout as error:  # cannot happen while the semaphore fits the pool
@@ -177,8 +178,12 @@ class OpenAIEngine(Engine):
             body["response_format"] = _response_format(options.json_output)
         if prompt.messages is not None:
             body["messages"] = [{"role": m.role, "content": m.content} for m in prompt.messages]
+            if options.logprobs is not None:
+                body["logprobs"], body["top_logprobs"] = True, options.logprobs
             return "/v1/chat/completions", body
         body["prompt"] = prompt.text
+        if options.logprobs is not None:
+            body["logprobs"] = options.logprobs
         return "/v1/completions", body
 
     def _rotation(self) -> list[str]:
@@ -234,8 +239,9 @@ async def _first_model_card(client: httpx.AsyncClient, upstreams: Sequence[str],
     raise EngineUnavailable(f"none of the upstream servers answered: {list(upstreams)}")
 
 
-async def _server_sent_chunks(response: httpx.Response) -> AsyncIterator[GenerationChunk]:
-    """OpenAI's streaming format: ``data: {json}`` lines, ending with ``data: [DONE]``."""
+async def _server_sent_chunks(response: httpx.Response, alternatives: int) -> AsyncIterator[GenerationChunk]:
+    """OpenAI's streaming format: ``data: {json}`` lines, ending with ``data: [DONE]``; each
+    token's log-probability comes with at most ``alternatives`` of the most likely."""
     prompt_tokens = completion_tokens = 0
     async for line in response.aiter_lines():
         if not line.startswith("data:"):
@@ -252,10 +258,32 @@ async def _server_sent_chunks(response: httpx.Response) -> AsyncIterator[Generat
                 choice["index"],
                 choice.get("text") or (choice.get("delta") or {}).get("content") or "",
                 choice.get("finish_reason"),
+                _logprobs(choice.get("logprobs"), alternatives),
             )
             for choice in event.get("choices", [])
         )
         yield GenerationChunk(deltas, prompt_tokens, completion_tokens)
+
+
+def _logprobs(logprobs: dict | None, alternatives: int) -> tuple[TokenLogprob, ...]:
+    """A choice's log-probabilities in either of OpenAI's shapes: chat's ``content`` list, or
+    completions' parallel lists, whose top dicts may hold the chosen token beside the top k."""
+    if not logprobs:
+        return ()
+    if "content" in logprobs:
+        return tuple(
+            TokenLogprob(
+                entry["token"],
+                entry["logprob"],
+                tuple((top["token"], top["logprob"]) for top in entry.get("top_logprobs") or ())[:alternatives],
+            )
+            for entry in logprobs["content"] or ()
+        )
+    tops = logprobs.get("top_logprobs") or [None] * len(logprobs["tokens"])
+    return tuple(
+        TokenLogprob(token, logprob, tuple(sorted((top or {}).items(), key=lambda item: -item[1]))[:alternatives])
+        for token, logprob, top in zip(logprobs["tokens"], logprobs["token_logprobs"], tops, strict=True)
+    )
 
 
 def _error_message(body: bytes) -> str:

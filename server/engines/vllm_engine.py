@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
+from vllm.logprobs import Logprob
+from vllm.outputs import CompletionOutput
 from vllm.platforms import current_platform
 from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
@@ -21,6 +23,7 @@ from server.engines.base import (
     GenerationChunk,
     JsonOutput,
     SamplingOptions,
+    TokenLogprob,
 )
 from server.prompts import Prompt
 from server.settings import ServerSettings
@@ -70,13 +73,14 @@ class VllmEngine(Engine):
                 presence_penalty=options.presence_penalty,
                 frequency_penalty=options.frequency_penalty,
                 structured_outputs=_structured_outputs(options.json_output),
+                logprobs=options.logprobs,
                 output_kind=RequestOutputKind.DELTA,
             )
             completion_tokens = 0
             async for output in self._llm.generate(text, params, request_id, tokenization_kwargs=tokenization):
                 completion_tokens += sum(len(choice.token_ids) for choice in output.outputs)
                 yield GenerationChunk(
-                    deltas=tuple(ChoiceDelta(c.index, c.text, c.finish_reason) for c in output.outputs),
+                    deltas=tuple(_delta(choice, options.logprobs) for choice in output.outputs),
                     prompt_tokens=len(output.prompt_token_ids or ()),
                     completion_tokens=completion_tokens,
                 )
@@ -110,3 +114,25 @@ def _structured_outputs(json_output: JsonOutput | None) -> StructuredOutputsPara
     if json_output.schema is None:
         return StructuredOutputsParams(json_object=True)
     return StructuredOutputsParams(json=json_output.schema)
+
+
+def _delta(output: CompletionOutput, alternatives: int | None) -> ChoiceDelta:
+    """A choice's new text; with ``DELTA`` outputs, ``logprobs`` holds one entry per new token."""
+    if alternatives is None or output.logprobs is None:
+        return ChoiceDelta(output.index, output.text, output.finish_reason)
+    logprobs = tuple(
+        _token_logprob(position[token_id], position, alternatives)
+        for token_id, position in zip(output.token_ids, output.logprobs, strict=False)
+        if position is not None
+    )
+    return ChoiceDelta(output.index, output.text, output.finish_reason, logprobs)
+
+
+def _token_logprob(chosen: Logprob, position: dict[int, Logprob], alternatives: int) -> TokenLogprob:
+    """vLLM gives the top k and the chosen token, which is one more when it is not among them."""
+    ranked = sorted(position.values(), key=lambda candidate: -candidate.logprob)[:alternatives]
+    return TokenLogprob(
+        chosen.decoded_token or "",
+        chosen.logprob,
+        tuple((candidate.decoded_token or "", candidate.logprob) for candidate in ranked),
+    )

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from server.engines import ChoiceDelta, Engine, EngineInputError, GenerationChunk, SamplingOptions
+from server.engines import ChoiceDelta, Engine, EngineInputError, GenerationChunk, SamplingOptions, TokenLogprob
 from server.prompts import Prompt
 
 
 class ScriptedEngine(Engine):
-    """Answers each prompt with the next scripted completion, in two chunks, and records what it was asked."""
+    """Answers each prompt with the next scripted completion, in two chunks, and records what it was
+    asked. Asked for log-probabilities, it makes each character a token (``scripted_logprobs``)."""
 
     def __init__(self, *completions: str, model_name: str = "scripted-model", max_model_len: int = 4096) -> None:
         self.completions = list(completions)
@@ -32,15 +33,26 @@ class ScriptedEngine(Engine):
         self.request_ids.append(request_id)
         text = self.completions.pop(0) if self.completions else ""
         await self.release.wait()
-        half = len(text) // 2
-        yield GenerationChunk((ChoiceDelta(0, text[:half]),), prompt_tokens=7, completion_tokens=half)
-        yield GenerationChunk((ChoiceDelta(0, text[half:], "stop"),), prompt_tokens=7, completion_tokens=len(text))
+        half, k = len(text) // 2, options.logprobs
+        first, second = ChoiceDelta(0, text[:half]), ChoiceDelta(0, text[half:], "stop")
+        if k is not None:
+            first = ChoiceDelta(0, first.text, None, scripted_logprobs(first.text, k))
+            second = ChoiceDelta(0, second.text, "stop", scripted_logprobs(second.text, k))
+        yield GenerationChunk((first,), prompt_tokens=7, completion_tokens=half)
+        yield GenerationChunk((second,), prompt_tokens=7, completion_tokens=len(text))
 
     async def check_health(self) -> None:
         return None
 
     async def close(self) -> None:
         return None
+
+
+def scripted_logprobs(text: str, alternatives: int) -> tuple[TokenLogprob, ...]:
+    """Each character a token of log-probability -0.5, and its alternatives itself then ``alt1``,
+    ``alt2``...: the values a test can predict for any text."""
+    top = [(f"alt{rank}", -0.5 * (rank + 1)) for rank in range(alternatives)]
+    return tuple(TokenLogprob(char, -0.5, tuple([(char, -0.5), *top[1:]][:alternatives])) for char in text)
 
 
 class KeyedByIdEngine(ScriptedEngine):

@@ -415,3 +415,28 @@ def test_structured_outputs(
     assert isinstance(parsed, dict)
     if response_format["type"] == "json_schema":
         assert set(parsed) == {"answer"} and isinstance(parsed["answer"], int)
+
+
+@pytest.mark.parametrize("engine", ["vllm", "openai"])
+def test_logprobs(live_server: ServerProcess, keyed_server: ServerProcess, engine: str) -> None:
+    """Each generated token's log-probability and its two likeliest alternatives: from vLLM's
+    sampler in process, and parsed back from an OpenAI-compatible upstream's stream."""
+    server, key = (live_server, "unused") if engine == "vllm" else (keyed_server, KEYS[0])
+    chat = client(server, key).chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Tell me a story about a cat."}],
+        max_tokens=8,
+        temperature=0,
+        logprobs=True,
+        top_logprobs=2,
+    )
+    entries = chat.choices[0].logprobs.content
+    assert entries and "".join(entry.token for entry in entries) == chat.choices[0].message.content
+    assert all(entry.logprob <= 0 and len(entry.top_logprobs) == 2 for entry in entries)
+    text = client(server, key).completions.create(
+        model=MODEL, prompt="Once upon a time", max_tokens=8, temperature=0, logprobs=2
+    )
+    logprobs = text.choices[0].logprobs
+    assert logprobs.tokens and "".join(logprobs.tokens) == text.choices[0].text
+    assert all(logprob <= 0 for logprob in logprobs.token_logprobs)
+    assert all(len(top) == 2 for top in logprobs.top_logprobs)

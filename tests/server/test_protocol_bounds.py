@@ -1,7 +1,9 @@
 """Hostile values at the protocol's door, with a scripted engine: every integer field bounded to what
 the engines accept, OpenAI's fields that potcot does not implement refused by name, and text with
 nothing visible in it refused like a blank one. Each refusal is a 400 in OpenAI's shape naming the
-field, reached before the engine is, and the connection stays usable after it."""
+field, reached before the engine is, and the connection stays usable after it. Then what the options
+potcot does implement (structured outputs, log-probabilities) ask of the engine, and the shape of
+their answers."""
 
 import json
 from collections.abc import Iterator
@@ -110,8 +112,6 @@ ASKING = {
     "tool_choice": "required",
     "functions": [{"name": "add", "parameters": {"type": "object"}}],
     "function_call": {"name": "add"},
-    "logprobs": True,
-    "top_logprobs": 2,
     "logit_bias": {"50256": -100},
     "prediction": {"type": "content", "content": "42"},
     "audio": {"voice": "alloy", "format": "wav"},
@@ -130,7 +130,7 @@ ASKING = {
     "guided_grammar": 'root ::= "42"',
 }
 COMPLETION_ONLY = {"echo", "best_of", "suffix"}
-CHAT_ONLY = {"tools", "tool_choice", "functions", "function_call", "top_logprobs"}
+CHAT_ONLY = {"tools", "tool_choice", "functions", "function_call"}
 CHAT_ONLY |= {"prediction", "audio", "modalities"}
 UNIMPLEMENTED = [
     (path, field)
@@ -146,16 +146,12 @@ def test_every_refused_field_has_a_row() -> None:
 
 @pytest.mark.parametrize(("path", "field"), UNIMPLEMENTED)
 def test_unimplemented_fields_are_refused_by_name(client: TestClient, path: str, field: str) -> None:
-    value = 2 if path == "/v1/completions" and field == "logprobs" else ASKING[field]
-    assert_refused(client.post(path, json={**BASES[path], field: value}), field, "not supported")
+    assert_refused(client.post(path, json={**BASES[path], field: ASKING[field]}), field, "not supported")
 
 
 @pytest.mark.parametrize(("path", "field"), UNIMPLEMENTED)
 def test_unimplemented_fields_that_ask_for_nothing_pass(client: TestClient, path: str, field: str) -> None:
-    inert = [None, *REFUSED_FIELDS[field]]
-    if path == "/v1/completions" and field == "logprobs":
-        inert = [None]  # an integer there: 0 still asks for the chosen token's log-probability
-    for value in inert:
+    for value in [None, *REFUSED_FIELDS[field]]:
         response = client.post(path, json={**BASES[path], field: value})
         assert response.status_code == 200, (value, response.text)
 
@@ -222,3 +218,120 @@ def test_malformed_response_formats_are_refused(client: TestClient, response_for
 def test_solving_models_refuse_json_output(client: TestClient) -> None:
     body = {**CHAT, "model": f"{MODEL}:hybrid", "response_format": {"type": "json_object"}}
     assert_refused(client.post("/v1/chat/completions", json=body), "response_format", "transcript")
+
+
+# --- log-probabilities ---------------------------------------------------------------------------
+
+# (path, the fields sent, what the engine is asked for: SamplingOptions.logprobs)
+LOGPROBS_ASKED = {
+    "chat: logprobs": ("/v1/chat/completions", {"logprobs": True}, 0),
+    "chat: no alternatives": ("/v1/chat/completions", {"logprobs": True, "top_logprobs": 0}, 0),
+    "chat: the most alternatives": ("/v1/chat/completions", {"logprobs": True, "top_logprobs": 20}, 20),
+    "chat: logprobs false": ("/v1/chat/completions", {"logprobs": False}, None),
+    "chat: nulls": ("/v1/chat/completions", {"logprobs": None, "top_logprobs": None}, None),
+    "completions: the chosen token only": ("/v1/completions", {"logprobs": 0}, 0),
+    "completions: the most alternatives": ("/v1/completions", {"logprobs": 5}, 5),
+    "completions: null": ("/v1/completions", {"logprobs": None}, None),
+}
+
+
+@pytest.mark.parametrize(("path", "fields", "asked"), LOGPROBS_ASKED.values(), ids=list(LOGPROBS_ASKED))
+def test_logprobs_reach_the_engine(
+    client: TestClient, engine: ScriptedEngine, path: str, fields: dict, asked: int | None
+) -> None:
+    response = client.post(path, json={**BASES[path], **fields})
+    assert response.status_code == 200, response.text
+    assert engine.options[0].logprobs == asked
+
+
+# (path, the fields sent, the field the 400 names)
+LOGPROBS_REFUSED = {
+    "alternatives without logprobs": ("/v1/chat/completions", {"top_logprobs": 2}, "top_logprobs"),
+    "alternatives with logprobs false": (
+        "/v1/chat/completions",
+        {"logprobs": False, "top_logprobs": 0},
+        "top_logprobs",
+    ),
+    "too many alternatives": ("/v1/chat/completions", {"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+    "negative alternatives": ("/v1/chat/completions", {"logprobs": True, "top_logprobs": -1}, "top_logprobs"),
+    "chat: an integer for a boolean": ("/v1/chat/completions", {"logprobs": 1}, "logprobs"),
+    "chat: a string for a boolean": ("/v1/chat/completions", {"logprobs": "true"}, "logprobs"),
+    "completions: too many alternatives": ("/v1/completions", {"logprobs": 6}, "logprobs"),
+    "completions: negative": ("/v1/completions", {"logprobs": -1}, "logprobs"),
+    "completions: a boolean for a count": ("/v1/completions", {"logprobs": True}, "logprobs"),
+    "a solving model": ("/v1/chat/completions", {"model": f"{MODEL}:hybrid", "logprobs": True}, "logprobs"),
+    "a solving model, with alternatives": (
+        "/v1/chat/completions",
+        {"model": f"{MODEL}:hybrid", "logprobs": True, "top_logprobs": 2},
+        "logprobs",
+    ),
+}
+
+
+@pytest.mark.parametrize(("path", "fields", "param"), LOGPROBS_REFUSED.values(), ids=list(LOGPROBS_REFUSED))
+def test_malformed_logprobs_are_refused_by_name(
+    client: TestClient, engine: ScriptedEngine, path: str, fields: dict, param: str
+) -> None:
+    assert_refused(client.post(path, json={**BASES[path], **fields}), param)
+    assert engine.options == []
+
+
+def test_a_solving_model_without_logprobs_answers(client: TestClient) -> None:
+    body = {**CHAT, "model": f"{MODEL}:hybrid", "logprobs": False}
+    assert client.post("/v1/chat/completions", json=body).status_code == 200
+
+
+ANSWER = "42 apples"
+
+
+def events(response) -> list[dict]:
+    """The JSON events of a streamed response, without the closing ``[DONE]``."""
+    assert response.status_code == 200, response.text
+    lines = [line.removeprefix("data: ") for line in response.text.splitlines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    return [json.loads(line) for line in lines[:-1]]
+
+
+def chat_logprobs(choices: list[dict], key: str) -> tuple[str, list[dict]]:
+    """The text and the token entries of chat choices, whole (``message``) or streamed (``delta``)."""
+    text = "".join(choice[key].get("content") or "" for choice in choices)
+    return text, [entry for choice in choices if choice.get("logprobs") for entry in choice["logprobs"]["content"]]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("alternatives", [0, 2])
+def test_chat_logprobs_shape(client: TestClient, engine: ScriptedEngine, stream: bool, alternatives: int) -> None:
+    engine.completions[:] = [ANSWER]
+    body = {**CHAT, "logprobs": True, "top_logprobs": alternatives, "stream": stream}
+    response = client.post("/v1/chat/completions", json=body)
+    if stream:
+        text, entries = chat_logprobs([c for e in events(response) for c in e["choices"]], "delta")
+    else:
+        text, entries = chat_logprobs(response.json()["choices"], "message")
+    assert text == "".join(entry["token"] for entry in entries) == ANSWER
+    for entry in entries:
+        assert entry["logprob"] == -0.5 and entry["bytes"] == list(entry["token"].encode())
+        assert [top["token"] for top in entry["top_logprobs"]] == [entry["token"], "alt1"][:alternatives]
+        assert all(top["bytes"] == list(top["token"].encode()) for top in entry["top_logprobs"])
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_completion_logprobs_shape(client: TestClient, engine: ScriptedEngine, stream: bool) -> None:
+    engine.completions[:] = [ANSWER]
+    response = client.post("/v1/completions", json={**COMPLETION, "logprobs": 2, "stream": stream})
+    choices = [c for e in events(response) for c in e["choices"]] if stream else response.json()["choices"]
+    parts = [choice["logprobs"] for choice in choices if choice.get("logprobs")]
+    tokens = [token for part in parts for token in part["tokens"]]
+    assert "".join(tokens) == "".join(choice["text"] for choice in choices) == ANSWER
+    assert [logprob for part in parts for logprob in part["token_logprobs"]] == [-0.5] * len(ANSWER)
+    assert [top for part in parts for top in part["top_logprobs"]] == [{t: -0.5, "alt1": -1.0} for t in tokens]
+    # Offsets count from the start of the choice's text, across stream chunks too.
+    assert [offset for part in parts for offset in part["text_offset"]] == list(range(len(ANSWER)))
+
+
+@pytest.mark.parametrize(("path", "base"), [("/v1/chat/completions", CHAT), ("/v1/completions", COMPLETION)])
+def test_no_logprobs_unless_asked(client: TestClient, path: str, base: dict) -> None:
+    for stream in (False, True):
+        response = client.post(path, json={**base, "stream": stream})
+        choices = [c for e in events(response) for c in e["choices"]] if stream else response.json()["choices"]
+        assert choices and all(choice.get("logprobs") is None for choice in choices)  # streamed: left out
