@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from fastapi.testclient import TestClient
+
+from server.app import build_app
 from server.engines import ChoiceDelta, Engine, EngineInputError, GenerationChunk, SamplingOptions, TokenLogprob
 from server.prompts import Prompt
+from server.settings import ServerSettings
 
 
 class ScriptedEngine(Engine):
@@ -77,3 +81,13 @@ class KeyedByIdEngine(ScriptedEngine):
         await asyncio.wait_for(self.all_arrived.wait(), timeout=30)
         text = self.in_flight[request_id]
         yield GenerationChunk((ChoiceDelta(0, text, "stop"),), prompt_tokens=7, completion_tokens=len(text))
+
+
+def client_for(engine: Engine, settings: ServerSettings, *, raise_server_exceptions: bool = True) -> TestClient:
+    """The app as ``potcot serve`` builds it, on ``engine``; use it as a context manager, which runs
+    the app's start-up and shutdown."""
+
+    async def factory(_: ServerSettings) -> Engine:
+        return engine
+
+    return TestClient(build_app(settings, factory), raise_server_exceptions=raise_server_exceptions)

@@ -13,22 +13,15 @@ from server.app import build_app
 from server.engines import ChoiceDelta, Engine, EngineUnavailable, GenerationChunk, SamplingOptions
 from server.prompts import Prompt
 from server.settings import ServerSettings
-from tests.server.scripted import ScriptedEngine
+from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
 SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=1)
 
 
-def client_for(engine: ScriptedEngine, settings: ServerSettings = SETTINGS) -> TestClient:
-    async def factory(_: ServerSettings) -> Engine:
-        return engine
-
-    return TestClient(build_app(settings, factory))
-
-
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with client_for(ScriptedEngine(*["```python\nprint(6 * 7)\n```"] * 20)) as test_client:
+    with client_for(ScriptedEngine(*["```python\nprint(6 * 7)\n```"] * 20), SETTINGS) as test_client:
         yield test_client
 
 
@@ -160,7 +153,7 @@ def test_solve_and_metrics(client: TestClient) -> None:
 def test_overload_is_refused_at_once_with_retry_after() -> None:
     engine = ScriptedEngine("```python\nprint(1)\n```", "```python\nprint(2)\n```")
     engine.release.clear()
-    with client_for(engine) as client:
+    with client_for(engine, SETTINGS) as client:
         first: dict[str, object] = {}
         waiting = threading.Thread(target=lambda: first.update(response=client.post("/solve", json={"question": "q"})))
         waiting.start()

@@ -11,11 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from server.app import build_app
-from server.engines import Engine
 from server.serve import is_loopback, log_access_policy
 from server.settings import ServerSettings
-from tests.server.scripted import ScriptedEngine
+from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
 KEY = "sk-potcot-0123456789abcdef"
@@ -69,10 +67,7 @@ def engine() -> ScriptedEngine:
 
 @pytest.fixture(scope="module")
 def client(engine: ScriptedEngine) -> Iterator[TestClient]:
-    async def factory(_: ServerSettings) -> Engine:
-        return engine
-
-    with TestClient(build_app(SETTINGS, factory)) as test_client:
+    with client_for(engine, SETTINGS) as test_client:
         yield test_client
 
 

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import build_app
-from server.engines import Engine, JsonOutput
+from server.engines import JsonOutput
 from server.protocol import IGNORED_FIELDS, REFUSED_FIELDS, SEED_MAX, SEED_MIN
 from server.settings import ServerSettings
-from tests.server.scripted import ScriptedEngine
+from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
 CONTEXT = 4096
@@ -33,10 +32,7 @@ def engine() -> ScriptedEngine:
 
 @pytest.fixture(scope="module")
 def client(engine: ScriptedEngine) -> Iterator[TestClient]:
-    async def factory(_: ServerSettings) -> Engine:
-        return engine
-
-    with TestClient(build_app(SETTINGS, factory)) as test_client:
+    with client_for(engine, SETTINGS) as test_client:
         yield test_client
 
 

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import build_app
 from server.engines import Engine, GenerationChunk, SamplingOptions
 from server.prompts import Prompt
 from server.settings import ServerSettings
 from tests.server.scripted import KeyedByIdEngine, ScriptedEngine
+from tests.server.scripted import client_for as scripted_client
 
 MODEL = "scripted-model"
 SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=4)
@@ -23,10 +23,8 @@ GENERATED = re.compile(r"[0-9a-f]{32}")
 
 
 def client_for(engine: Engine, settings: ServerSettings = SETTINGS) -> TestClient:
-    async def factory(_: ServerSettings) -> Engine:
-        return engine
-
-    return TestClient(build_app(settings, factory), raise_server_exceptions=False)
+    """A client that sees the server's 500s as responses: the request id must be on them too."""
+    return scripted_client(engine, settings, raise_server_exceptions=False)
 
 
 @pytest.fixture(scope="module")
