@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.errors import error_response
 from server.metrics import Metrics
 from server.protocol import ChatCompletionRequest, CompletionRequest, SolveRequest
-from server.solver import Strategy
+from server.serving_models import strategy_named_by
 
 GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
 KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics"}
@@ -269,9 +269,6 @@ class AdmissionControl:
 
 
 # The generations each solve strategy may run, at worst: hybrid falls back from PoT to CoT.
-STRATEGY_GENERATIONS = {Strategy.HYBRID: 2, Strategy.POT: 1, Strategy.COT: 1}
-
-
 def request_weight(path: str, body: bytes) -> int:
     """The generations a request to a generating endpoint asks for: prompts x ``n`` for text
     completions, ``n`` for chat with the plain model, the strategy's worst case for a solve (on
@@ -284,24 +281,13 @@ def request_weight(path: str, body: bytes) -> int:
             return len(completion.prompts) * completion.n
         if path == "/v1/chat/completions":
             chat = ChatCompletionRequest.model_validate(data)
-            strategy = _strategy_of_model_id(chat.model)
-            return chat.n if strategy is None else STRATEGY_GENERATIONS.get(strategy, 1) * chat.n
+            strategy = strategy_named_by(chat.model)
+            return chat.n if strategy is None else strategy.max_generations * chat.n
         if path == "/solve":
-            return STRATEGY_GENERATIONS.get(SolveRequest.model_validate(data).strategy, 1)
+            return SolveRequest.model_validate(data).strategy.max_generations
     except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         return 1
     return 1
-
-
-def _strategy_of_model_id(model_id: str) -> Strategy | None:
-    """``NAME:hybrid`` names a strategy (see ``server.serving_models``); the route checks NAME."""
-    _, separator, suffix = model_id.rpartition(":")
-    if not separator:
-        return None
-    try:
-        return Strategy(suffix)
-    except ValueError:
-        return None
 
 
 class _BodyRefused(Exception):

@@ -10,6 +10,15 @@ from server.solver import Strategy
 _SEPARATOR = ":"
 
 
+def strategy_named_by(model_id: str) -> Strategy | None:
+    """The strategy a ``NAME:strategy`` id names, whatever NAME is (the registry checks NAME)."""
+    _, separator, suffix = model_id.rpartition(_SEPARATOR)
+    try:
+        return Strategy(suffix) if separator else None
+    except ValueError:
+        return None
+
+
 class ModelRegistry:
     def __init__(self, model_name: str, max_model_len: int) -> None:
         self.model_name = model_name

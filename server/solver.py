@@ -30,6 +30,11 @@ class Strategy(enum.StrEnum):
     POT = "pot"
     COT = "cot"
 
+    @property
+    def max_generations(self) -> int:
+        """The most generations one solve can ask of the engine: what admission charges for it."""
+        return 2 if self is Strategy.HYBRID else 1
+
 
 # Why a program of thought gave no answer, besides the sandbox's own non-ok statuses.
 NO_PROGRAM = "no_program"

@@ -384,6 +384,12 @@ def test_concurrent_requests_with_one_request_id(live_server: ServerProcess) -> 
         assert response.json()["choices"][0]["text"]
 
 
+def engine_client(engine: str, live_server: ServerProcess, keyed_server: ServerProcess) -> openai.OpenAI:
+    """A client of the real engine in process ("vllm"), or of a potcot whose engine is an
+    OpenAI-compatible upstream ("openai": the keyed replica in front of the live server)."""
+    return client(live_server) if engine == "vllm" else client(keyed_server, KEYS[0])
+
+
 ANSWER_SCHEMA = {
     "type": "object",
     "properties": {"answer": {"type": "integer"}},
@@ -403,8 +409,7 @@ def test_structured_outputs(
 ) -> None:
     """The engine enforces the format while it generates: in process (vLLM's structured outputs),
     and through an OpenAI-compatible upstream (``response_format`` passed on)."""
-    server, key = (live_server, "unused") if engine == "vllm" else (keyed_server, KEYS[0])
-    reply = client(server, key).chat.completions.create(
+    reply = engine_client(engine, live_server, keyed_server).chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "What is 6 times 7? Reply in JSON with the key answer."}],
         max_tokens=64,
@@ -421,8 +426,8 @@ def test_structured_outputs(
 def test_logprobs(live_server: ServerProcess, keyed_server: ServerProcess, engine: str) -> None:
     """Each generated token's log-probability and its two likeliest alternatives: from vLLM's
     sampler in process, and parsed back from an OpenAI-compatible upstream's stream."""
-    server, key = (live_server, "unused") if engine == "vllm" else (keyed_server, KEYS[0])
-    chat = client(server, key).chat.completions.create(
+    api = engine_client(engine, live_server, keyed_server)
+    chat = api.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Tell me a story about a cat."}],
         max_tokens=8,
@@ -433,9 +438,7 @@ def test_logprobs(live_server: ServerProcess, keyed_server: ServerProcess, engin
     entries = chat.choices[0].logprobs.content
     assert entries and "".join(entry.token for entry in entries) == chat.choices[0].message.content
     assert all(entry.logprob <= 0 and len(entry.top_logprobs) == 2 for entry in entries)
-    text = client(server, key).completions.create(
-        model=MODEL, prompt="Once upon a time", max_tokens=8, temperature=0, logprobs=2
-    )
+    text = api.completions.create(model=MODEL, prompt="Once upon a time", max_tokens=8, temperature=0, logprobs=2)
     logprobs = text.choices[0].logprobs
     assert logprobs.tokens and "".join(logprobs.tokens) == text.choices[0].text
     assert all(logprob <= 0 for logprob in logprobs.token_logprobs)
