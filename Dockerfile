@@ -8,6 +8,7 @@ FROM vllm/vllm-openai:v0.33.0
 
 WORKDIR /opt/potcot
 COPY pyproject.toml README.md ./
+COPY potcot ./potcot
 COPY sandbox ./sandbox
 COPY server ./server
 COPY training ./training

@@ -1,6 +1,6 @@
 """Yield of the GSM8K program-of-thought converter on the whole training split.
 
-    python -m benchmarks.gsm8k_pot_yield [--input ../shared/data/train/gsm8k.jsonl]
+    python -m potcot.benchmarks.gsm8k_pot_yield [--input ../shared/data/train/gsm8k.jsonl]
 
 Converts every rationale (``training.gsm8k_pot``), runs the programs in the sandbox, and counts the
 rows whose program prints the gold answer (``benchmarks.grading``). For comparison, it also counts
@@ -15,12 +15,12 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.datasets import default_data_dir
-from benchmarks.grading import Grader
-from sandbox import Sandbox
-from training.filter import filter_programs
-from training.gsm8k_pot import convert
-from training.records import read_jsonl
+from potcot.benchmarks.datasets import default_data_dir
+from potcot.benchmarks.grading import Grader
+from potcot.sandbox import Sandbox
+from potcot.training.filter import filter_programs
+from potcot.training.gsm8k_pot import convert
+from potcot.training.records import read_jsonl
 
 _LAST_ANNOTATION = re.compile(r"<<[^<>=]*=([^<>]*)>>")
 REQUIRED_YIELD = 0.95

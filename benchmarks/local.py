@@ -9,12 +9,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from benchmarks.client import BenchConfig
-from benchmarks.datasets import Item
-from server.inprocess import local_solver
-from server.protocol import SolveResponse
-from server.settings import ServerSettings
-from server.solver import SolveOptions, Solver
+from potcot.benchmarks.client import BenchConfig
+from potcot.benchmarks.datasets import Item
+from potcot.server.inprocess import local_solver
+from potcot.server.protocol import SolveResponse
+from potcot.server.settings import ServerSettings
+from potcot.server.solver import SolveOptions, Solver
 
 
 class LocalSolver:

@@ -1,6 +1,6 @@
 """Sandbox fidelity: ordinary math programs print in the sandbox what they print in CPython.
 
-    python -m benchmarks.sandbox_fidelity [--per-shape 4] [--workers N] [--target 0.99]
+    python -m potcot.benchmarks.sandbox_fidelity [--per-shape 4] [--workers N] [--target 0.99]
 
 Runs every program of ``benchmarks.fidelity_corpus`` through ``Sandbox.run_many`` and, in the same
 run and at the same concurrency, through plain CPython (a fresh ``python -c PROGRAM`` per
@@ -19,8 +19,8 @@ import sys
 import time
 from itertools import zip_longest
 
-from benchmarks.fidelity_corpus import SHAPES, CorpusProgram, build_corpus
-from sandbox import ExecutionResult, Sandbox
+from potcot.benchmarks.fidelity_corpus import SHAPES, CorpusProgram, build_corpus
+from potcot.sandbox import ExecutionResult, Sandbox
 
 
 def cpython_stdout(code: str) -> str:

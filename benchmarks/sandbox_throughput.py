@@ -1,6 +1,6 @@
 """Sandbox throughput: a fresh fork of a warm template per program, against a fresh interpreter per program.
 
-    python -m benchmarks.sandbox_throughput [--size 260] [--workers N] [--repeat 5]
+    python -m potcot.benchmarks.sandbox_throughput [--size 260] [--workers N] [--repeat 5]
 
 Runs the GSM8K-style corpus of ``benchmarks.sandbox_corpus`` through ``Sandbox`` (every program in a
 process of its own, forked from a template that imported the libraries once) and, in the same run
@@ -20,9 +20,9 @@ import subprocess
 import sys
 import time
 
-from benchmarks.sandbox_corpus import build_corpus
-from sandbox import Sandbox
-from sandbox.runner import last_printed_line
+from potcot.benchmarks.sandbox_corpus import build_corpus
+from potcot.sandbox import Sandbox
+from potcot.sandbox.runner import last_printed_line
 
 
 def fresh_interpreter(code: str) -> str | None:

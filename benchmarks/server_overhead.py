@@ -1,6 +1,6 @@
 """Server overhead: potcot's chat passthrough against vLLM's own OpenAI server, on the same model.
 
-    python -m benchmarks.server_overhead [--requests 64] [--concurrency 16] [--max-tokens 128]
+    python -m potcot.benchmarks.server_overhead [--requests 64] [--concurrency 16] [--max-tokens 128]
 
 In one run: start ``vllm serve`` (as a module), send the same chat requests at the same
 concurrency, stop it; start ``potcot serve`` with the same engine settings, send them again
@@ -20,10 +20,9 @@ from pathlib import Path
 
 import httpx
 import openai
-
-from benchmarks.servers import ServerProcess, free_port, potcot_serve, vllm_serve
-from server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
-from server.settings import ServerSettings
+from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve, vllm_serve
+from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
+from potcot.server.settings import ServerSettings
 
 ENGINE_FLAGS = ("--max-model-len", "2048", "--gpu-memory-utilization", "0.3")
 QUESTIONS = [

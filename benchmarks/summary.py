@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.results import ItemResult
+from potcot.benchmarks.results import ItemResult
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

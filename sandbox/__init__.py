@@ -12,9 +12,9 @@ environment, and a reply the pool checks rather than trusts (``sandbox.wire``). 
 models or HTTP.
 """
 
-from sandbox.jail import IsolationReport
-from sandbox.limits import SandboxLimits
-from sandbox.pool import Sandbox, SandboxError
-from sandbox.result import ExecutionResult, Status
+from potcot.sandbox.jail import IsolationReport
+from potcot.sandbox.limits import SandboxLimits
+from potcot.sandbox.pool import Sandbox, SandboxError
+from potcot.sandbox.result import ExecutionResult, Status
 
 __all__ = ["ExecutionResult", "IsolationReport", "Sandbox", "SandboxError", "SandboxLimits", "Status"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from sandbox.restricted import PolicyViolation
+from potcot.sandbox.restricted import PolicyViolation
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _REFUSED_EVENT_PREFIXES = (

@@ -22,8 +22,8 @@ import signal
 import sysconfig
 from collections.abc import Iterable, Sequence
 
-from sandbox import landlock, libc
-from sandbox.seccomp import PROCESS_DENIED, TEMPLATE_DENIED, SeccompFilter
+from potcot.sandbox import landlock, libc
+from potcot.sandbox.seccomp import PROCESS_DENIED, TEMPLATE_DENIED, SeccompFilter
 
 _SYSTEM_LIBRARY_DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib")
 _SYSTEM_LIBRARY_FILES = ("/etc/ld.so.cache",)

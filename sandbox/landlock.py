@@ -13,7 +13,7 @@ import errno
 import os
 from collections.abc import Iterable
 
-from sandbox import libc
+from potcot.sandbox import libc
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
 _CREATE_RULESET_VERSION = 1 << 0

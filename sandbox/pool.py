@@ -28,11 +28,11 @@ import time
 from collections.abc import Iterable
 from types import TracebackType
 
-from sandbox.jail import IsolationReport
-from sandbox.limits import SandboxLimits
-from sandbox.result import ExecutionResult, Status
-from sandbox.template import DISPATCH, ENDED, HANDOVER, TemplateKind
-from sandbox.wire import MalformedReply, decode_reply, encode_request, reply_size_cap
+from potcot.sandbox.jail import IsolationReport
+from potcot.sandbox.limits import SandboxLimits
+from potcot.sandbox.result import ExecutionResult, Status
+from potcot.sandbox.template import DISPATCH, ENDED, HANDOVER, TemplateKind
+from potcot.sandbox.wire import MalformedReply, decode_reply, encode_request, reply_size_cap
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _REPLY_GRACE_S = 5.0
 _PASSED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _FIXED_VARIABLES = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # Isolated mode: no PYTHON* variable, user site or working directory decides what the template imports.
-_TEMPLATE_COMMAND = (sys.executable, "-I", "-B", "-m", "sandbox.template")
+_TEMPLATE_COMMAND = (sys.executable, "-I", "-B", "-m", "potcot.sandbox.template")
 
 
 class SandboxError(RuntimeError):

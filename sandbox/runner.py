@@ -17,13 +17,13 @@ import time
 import traceback
 from typing import Any
 
-from sandbox.audit import AuditMonitor
-from sandbox.guards import ProgramGuards
-from sandbox.jail import Jail, ProcessLimits
-from sandbox.limits import SandboxLimits
-from sandbox.restricted import PROGRAM_FILENAME, CompileError, PolicyViolation, compile_program
-from sandbox.result import ExecutionResult, Status
-from sandbox.wire import MAX_ERROR_CHARS, decode_request, encode_reply
+from potcot.sandbox.audit import AuditMonitor
+from potcot.sandbox.guards import ProgramGuards
+from potcot.sandbox.jail import Jail, ProcessLimits
+from potcot.sandbox.limits import SandboxLimits
+from potcot.sandbox.restricted import PROGRAM_FILENAME, CompileError, PolicyViolation, compile_program
+from potcot.sandbox.result import ExecutionResult, Status
+from potcot.sandbox.wire import MAX_ERROR_CHARS, decode_request, encode_reply
 
 
 class OutputLimitExceeded(BaseException):

@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 
-from sandbox import libc
+from potcot.sandbox import libc
 
 TEMPLATE_DENIED = (
     # new programs

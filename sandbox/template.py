@@ -9,7 +9,7 @@ changed can exist in the process the next one runs in.
 
 Templates come in two kinds (``TemplateKind``): the symbolic one also loads sympy and mpmath, which
 make it several times larger and so its forks slower; a program that names neither forks from the
-numeric one. Started by ``sandbox.pool`` as ``python -I -m sandbox.template KIND LIMITS_JSON
+numeric one. Started by ``sandbox.pool`` as ``python -I -m potcot.sandbox.template KIND LIMITS_JSON
 CONTROL_FD``, with an empty environment and no descriptor but its control socket.
 """
 
@@ -30,11 +30,11 @@ import sys
 import time
 import warnings
 
-from sandbox.guards import harden_libraries
-from sandbox.jail import Jail, ProcessLimits, library_paths
-from sandbox.limits import SandboxLimits
-from sandbox.policy import PRELOADED_MODULES, SYMBOLIC_MODULES, SYMBOLIC_WARMUP_PROGRAM, WARMUP_PROGRAM
-from sandbox.runner import program_process, run_program
+from potcot.sandbox.guards import harden_libraries
+from potcot.sandbox.jail import Jail, ProcessLimits, library_paths
+from potcot.sandbox.limits import SandboxLimits
+from potcot.sandbox.policy import PRELOADED_MODULES, SYMBOLIC_MODULES, SYMBOLIC_WARMUP_PROGRAM, WARMUP_PROGRAM
+from potcot.sandbox.runner import program_process, run_program
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # The CPU limit a process is forked with, before it has read its own deadline and lowered it.

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import struct
 
-from sandbox.limits import SandboxLimits
-from sandbox.result import ExecutionResult, Status
+from potcot.sandbox.limits import SandboxLimits
+from potcot.sandbox.result import ExecutionResult, Status
 
 MAX_ERROR_CHARS = 300
 _LENGTH = struct.Struct("!I")

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from server.prompts import CHOICE_LETTERS
+from potcot.server.prompts import CHOICE_LETTERS
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _PYTHON_FENCE_LABELS = ("python", "py", "python3")

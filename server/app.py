@@ -16,14 +16,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from sandbox import Sandbox, SandboxError, SandboxLimits
-from server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
-from server.errors import ApiError, error_response
-from server.metrics import Metrics
-from server.middleware import REQUEST_ID_HEADER, AdmissionControl, ApiKeyAuth, RequestIdHeader, RequestMetrics
-from server.protocol import (
+from potcot.sandbox import Sandbox, SandboxError, SandboxLimits
+from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
+from potcot.server.errors import ApiError, error_response
+from potcot.server.metrics import Metrics
+from potcot.server.middleware import REQUEST_ID_HEADER, AdmissionControl, ApiKeyAuth, RequestIdHeader, RequestMetrics
+from potcot.server.protocol import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -36,12 +34,13 @@ from server.protocol import (
     error_responses,
     streamed,
 )
-from server.serving_chat import ChatService
-from server.serving_completions import CompletionService
-from server.serving_models import ModelRegistry
-from server.serving_solve import SolveService
-from server.settings import ServerSettings
-from server.solver import Solver
+from potcot.server.serving_chat import ChatService
+from potcot.server.serving_completions import CompletionService
+from potcot.server.serving_models import ModelRegistry
+from potcot.server.serving_solve import SolveService
+from potcot.server.settings import ServerSettings
+from potcot.server.solver import Solver
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from potcot.server.protocol import ErrorInfo, ErrorResponse
 from starlette.responses import JSONResponse
-
-from server.protocol import ErrorInfo, ErrorResponse
 
 
 class ApiError(Exception):

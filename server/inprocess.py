@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from sandbox import Sandbox, SandboxLimits
-from server.engines import start_engine
-from server.settings import ServerSettings
-from server.solver import Solver
+from potcot.sandbox import Sandbox, SandboxLimits
+from potcot.server.engines import start_engine
+from potcot.server.settings import ServerSettings
+from potcot.server.solver import Solver
 
 
 @contextlib.asynccontextmanager

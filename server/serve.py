@@ -24,12 +24,11 @@ from typing import Any
 
 import h11
 import uvicorn
+from potcot.server.app import build_app
+from potcot.server.errors import error_body
+from potcot.server.middleware import OPEN_PATHS
+from potcot.server.settings import ServerSettings
 from uvicorn.protocols.http.h11_impl import H11Protocol
-
-from server.app import build_app
-from server.errors import error_body
-from server.middleware import OPEN_PATHS
-from server.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 

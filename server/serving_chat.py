@@ -9,12 +9,12 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
-from sandbox import ExecutionResult
-from server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk, TokenLogprob
-from server.errors import ApiError
-from server.metrics import Metrics
-from server.prompts import ChatMessage, Prompt, Rationale
-from server.protocol import (
+from potcot.sandbox import ExecutionResult
+from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk, TokenLogprob
+from potcot.server.errors import ApiError
+from potcot.server.metrics import Metrics
+from potcot.server.prompts import ChatMessage, Prompt, Rationale
+from potcot.server.protocol import (
     ChatChoice,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -27,9 +27,9 @@ from server.protocol import (
     Usage,
     is_blank,
 )
-from server.serving_models import ModelRegistry
-from server.solver import Solution, SolveOptions, Solver, Strategy
-from server.streaming import DONE, engine_error_event, event, primed
+from potcot.server.serving_models import ModelRegistry
+from potcot.server.solver import Solution, SolveOptions, Solver, Strategy
+from potcot.server.streaming import DONE, engine_error_event, event, primed
 
 _MAX_OUTPUT_SHOWN = 2_000
 

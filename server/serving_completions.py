@@ -7,13 +7,13 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from server.engines import ChoiceDelta, Engine, EngineInputError, EngineUnavailable, Generation, GenerationChunk
-from server.errors import ApiError
-from server.metrics import Metrics
-from server.prompts import Prompt
-from server.protocol import CompletionChoice, CompletionLogprobs, CompletionRequest, CompletionResponse, Usage
-from server.serving_models import ModelRegistry
-from server.streaming import DONE, engine_error_event, event, primed
+from potcot.server.engines import ChoiceDelta, Engine, EngineInputError, EngineUnavailable, Generation, GenerationChunk
+from potcot.server.errors import ApiError
+from potcot.server.metrics import Metrics
+from potcot.server.prompts import Prompt
+from potcot.server.protocol import CompletionChoice, CompletionLogprobs, CompletionRequest, CompletionResponse, Usage
+from potcot.server.serving_models import ModelRegistry
+from potcot.server.streaming import DONE, engine_error_event, event, primed
 
 
 class CompletionService:

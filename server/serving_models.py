@@ -3,9 +3,9 @@ strategy, ``NAME:hybrid``, ``NAME:pot`` and ``NAME:cot``, which answer chat requ
 
 from __future__ import annotations
 
-from server.errors import ApiError
-from server.protocol import ModelCard, ModelList
-from server.solver import Strategy
+from potcot.server.errors import ApiError
+from potcot.server.protocol import ModelCard, ModelList
+from potcot.server.solver import Strategy
 
 _SEPARATOR = ":"
 

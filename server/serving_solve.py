@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from server.errors import ApiError
-from server.metrics import Metrics
-from server.protocol import SolveRequest, SolveResponse
-from server.serving_models import ModelRegistry
-from server.solver import SolveOptions, Solver
+from potcot.server.errors import ApiError
+from potcot.server.metrics import Metrics
+from potcot.server.protocol import SolveRequest, SolveResponse
+from potcot.server.serving_models import ModelRegistry
+from potcot.server.solver import SolveOptions, Solver
 
 
 class SolveService:

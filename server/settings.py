@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+from potcot.server.prompts import PromptStyle
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from server.prompts import PromptStyle
 
 
 class ServerSettings(BaseSettings):

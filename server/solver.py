@@ -16,13 +16,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from sandbox import ExecutionResult, Sandbox
-from server import answers, prompts
-from server.engines import Engine, Generation, SamplingOptions
-from server.prompts import Prompt, PromptStyle, Rationale
+from potcot.sandbox import ExecutionResult, Sandbox
+from potcot.server import answers, prompts
+from potcot.server.engines import Engine, Generation, SamplingOptions
+from potcot.server.prompts import Prompt, PromptStyle, Rationale
 
 if TYPE_CHECKING:
-    from server.settings import ServerSettings
+    from potcot.server.settings import ServerSettings
 
 
 class Strategy(enum.StrEnum):

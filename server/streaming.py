@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import TypeVar
 
+from potcot.server.engines import EngineInputError
+from potcot.server.errors import error_body
 from pydantic import BaseModel
-
-from server.engines import EngineInputError
-from server.errors import error_body
 
 DONE = "data: [DONE]\n\n"
 

@@ -4,9 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from benchmarks.servers import ServerProcess, free_port, potcot_serve
-from sandbox import Sandbox, SandboxLimits
+from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
+from potcot.sandbox import Sandbox, SandboxLimits
 
 DATA_DIR = Path(__file__).parent / "data"
 # Small enough that the test server and an in-process engine fit on a 2-core, 24 GiB machine.

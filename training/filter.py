@@ -7,9 +7,9 @@ import collections
 import dataclasses
 from collections.abc import Sequence
 
-from benchmarks.grading import Grader
-from sandbox import Sandbox
-from training.records import RationaleRecord
+from potcot.benchmarks.grading import Grader
+from potcot.sandbox import Sandbox
+from potcot.training.records import RationaleRecord
 
 KEPT = "kept"
 WRONG_ANSWER = "wrong_answer"

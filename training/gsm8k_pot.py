@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from server.prompts import Rationale
-from training.records import RationaleRecord
+from potcot.server.prompts import Rationale
+from potcot.training.records import RationaleRecord
 
 _ANNOTATION = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
 _FINAL_LINE = re.compile(r"^####.*$", re.MULTILINE)

@@ -14,8 +14,8 @@ import hashlib
 import random
 from collections.abc import Iterable
 
-from server.prompts import PromptStyle, Rationale, instruction
-from training.records import RationaleRecord
+from potcot.server.prompts import PromptStyle, Rationale, instruction
+from potcot.training.records import RationaleRecord
 
 
 @dataclasses.dataclass(frozen=True)

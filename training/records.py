@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from server.prompts import Rationale
+from potcot.server.prompts import Rationale
 
 _ANNOTATION = re.compile(r"<<[^<>]*>>")
 _GSM8K_FINAL = re.compile(r"\n?####\s*(.+?)\s*$")

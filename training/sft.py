@@ -5,7 +5,7 @@ response tokens only. Full fine-tuning or LoRA (peft); bfloat16 on GPU, float32 
 checkpointing; resumes from the last checkpoint in the output directory. Several GPUs or nodes go
 through accelerate (DeepSpeed ZeRO or FSDP), e.g.::
 
-    accelerate launch --config_file training/configs/accelerate_fsdp.yaml -m training.sft CONFIG
+    accelerate launch --config_file training/configs/accelerate_fsdp.yaml -m potcot.training.sft CONFIG
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from typing import Any
 import torch
 from datasets import Dataset
 from peft import LoraConfig
+from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
+from potcot.server.prompts import PromptStyle, render, resolve_style
+from potcot.server.settings import ServerSettings
+from potcot.training.config import TrainConfig
+from potcot.training.records import read_jsonl
 from transformers import AutoTokenizer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
-
-from server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
-from server.prompts import PromptStyle, render, resolve_style
-from server.settings import ServerSettings
-from training.config import TrainConfig
-from training.records import read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +176,7 @@ def draw_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
 
 
 def main() -> None:
-    """``python -m training.sft CONFIG``: the entry point for ``accelerate launch``."""
+    """``python -m potcot.training.sft CONFIG``: the entry point for ``accelerate launch``."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     train(TrainConfig.from_file(Path(sys.argv[1])))
 

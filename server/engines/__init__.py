@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from server.engines.base import (
+from potcot.server.engines.base import (
     ChoiceDelta,
     Engine,
     EngineInputError,
@@ -16,7 +16,7 @@ from server.engines.base import (
     SamplingOptions,
     TokenLogprob,
 )
-from server.settings import ServerSettings
+from potcot.server.settings import ServerSettings
 
 __all__ = [
     "ChoiceDelta",
@@ -35,13 +35,13 @@ __all__ = [
 async def start_engine(settings: ServerSettings) -> Engine:
     """The engine the settings ask for; vLLM is imported only when it is the one."""
     if settings.engine == "openai":
-        from server.engines.openai_engine import OpenAIEngine, UpstreamLimits
+        from potcot.server.engines.openai_engine import OpenAIEngine, UpstreamLimits
 
         return await OpenAIEngine.start(
             settings.upstream, settings.model, settings.max_model_len, UpstreamLimits.for_settings(settings)
         )
-    from server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
-    from server.engines.vllm_engine import VllmEngine
+    from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
+    from potcot.server.engines.vllm_engine import VllmEngine
 
     if settings.model is None:
         model, name = str(await asyncio.to_thread(embedded_model_dir, settings.cache_dir)), EMBEDDED_MODEL_NAME

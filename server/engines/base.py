@@ -10,7 +10,7 @@ import abc
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 
-from server.prompts import Prompt
+from potcot.server.prompts import Prompt
 
 
 class EngineInputError(ValueError):

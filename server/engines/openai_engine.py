@@ -23,8 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 import httpx
-
-from server.engines.base import (
+from potcot.server.engines.base import (
     ChoiceDelta,
     Engine,
     EngineInputError,
@@ -34,10 +33,10 @@ from server.engines.base import (
     SamplingOptions,
     TokenLogprob,
 )
-from server.prompts import Prompt
+from potcot.server.prompts import Prompt
 
 if TYPE_CHECKING:
-    from server.settings import ServerSettings
+    from potcot.server.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 

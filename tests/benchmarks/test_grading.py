@@ -4,8 +4,7 @@ datasets: matches and near-misses for each."""
 import time
 
 import pytest
-
-from benchmarks.grading import Grader, Grading, answers_match, plain_number
+from potcot.benchmarks.grading import Grader, Grading, answers_match, plain_number
 
 MC3 = ["12", "15", "18"]
 AQUA = ["22", "24", "26", "28", "30"]
@@ -289,7 +288,7 @@ def test_pathological_inputs_do_not_hang(grader: Grader, prediction: str) -> Non
 
 
 def test_a_hanging_comparison_is_cut_off(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("benchmarks.grading.COMPARISON_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("potcot.benchmarks.grading.COMPARISON_TIMEOUT_S", 0.5)
     started = time.monotonic()
     # Factoring a 60-digit semiprime inside sympy's comparison takes far longer than the bound.
     assert grader.match("factorint(" + "6" * 30 + "7" * 30 + ")", "x^2 + 1") is False

@@ -1,7 +1,7 @@
 import dataclasses
 from pathlib import Path
 
-from benchmarks.results import ItemResult, ResultsFile
+from potcot.benchmarks.results import ItemResult, ResultsFile
 
 
 def result(identifier: str, correct: bool = True) -> ItemResult:

@@ -1,8 +1,9 @@
 import json
 from pathlib import Path
 
-from benchmarks.results import ItemResult
-from benchmarks.summary import Session, comparison_table, draw_chart, markdown_table, summarize
+from potcot.benchmarks.results import ItemResult
+from potcot.benchmarks.summary import Session, comparison_table, draw_chart, markdown_table, summarize
+
 from tests.conftest import DATA_DIR
 
 RESULTS = [

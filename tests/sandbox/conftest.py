@@ -1,8 +1,7 @@
 from collections.abc import Iterator
 
 import pytest
-
-from sandbox import Sandbox
+from potcot.sandbox import Sandbox
 
 
 @pytest.fixture

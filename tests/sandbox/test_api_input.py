@@ -1,8 +1,7 @@
 """Bad input to the sandbox's own API gets a clear error or status, never a crash."""
 
 import pytest
-
-from sandbox import Sandbox
+from potcot.sandbox import Sandbox
 
 
 @pytest.mark.parametrize("code", [None, b"print(1)", 42, ["print(1)"]], ids=["None", "bytes", "int", "list"])

@@ -9,8 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from sandbox import Sandbox
+from potcot.sandbox import Sandbox
 
 
 def escape(expression: str) -> str:

@@ -30,8 +30,7 @@ from pathlib import Path
 
 import numpy
 import pytest
-
-from sandbox import ExecutionResult, Sandbox, SandboxLimits
+from potcot.sandbox import ExecutionResult, Sandbox, SandboxLimits
 
 # Room for an environment dump, and time for a scan of every object in the process.
 LIMITS = SandboxLimits(timeout_s=10.0, memory_mb=512, max_output_chars=20_000)

@@ -12,7 +12,7 @@ import pytest
 
 PROBE = textwrap.dedent("""
     import json, os, socket, sys
-    from sandbox.jail import Jail, ProcessLimits, library_paths
+    from potcot.sandbox.jail import Jail, ProcessLimits, library_paths
 
     jail = Jail.prepare(library_paths(["json"]))
     read_end, write_end = os.pipe()

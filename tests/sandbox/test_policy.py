@@ -10,11 +10,10 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-
-from sandbox.audit import AuditMonitor
-from sandbox.guards import INT_DIGITS_CAP, RECURSION_LIMIT_CAP, ProgramGuards, harden_libraries
-from sandbox.policy import SPECIAL_METHODS, is_importable, may_import
-from sandbox.restricted import CompileError, PolicyViolation, compile_program
+from potcot.sandbox.audit import AuditMonitor
+from potcot.sandbox.guards import INT_DIGITS_CAP, RECURSION_LIMIT_CAP, ProgramGuards, harden_libraries
+from potcot.sandbox.policy import SPECIAL_METHODS, is_importable, may_import
+from potcot.sandbox.restricted import CompileError, PolicyViolation, compile_program
 
 IMPORTABLE = [
     ("math", True),

@@ -5,8 +5,7 @@ import sys
 import textwrap
 
 import pytest
-
-from sandbox import Sandbox
+from potcot.sandbox import Sandbox
 
 PROGRAMS = [
     ("arithmetic", "clips_april = 48\nclips_may = clips_april / 2\nprint(clips_april + clips_may)", "72.0"),

@@ -5,10 +5,9 @@ import signal
 import struct
 
 import pytest
-
-from sandbox import ExecutionResult, SandboxLimits, Status
-from sandbox.pool import judge
-from sandbox.wire import MalformedReply, decode_reply, decode_request, encode_reply, encode_request
+from potcot.sandbox import ExecutionResult, SandboxLimits, Status
+from potcot.sandbox.pool import judge
+from potcot.sandbox.wire import MalformedReply, decode_reply, decode_request, encode_reply, encode_request
 
 LIMITS = SandboxLimits(max_output_chars=100)
 EXITED = 0  # the wait status of a process that exited with code 0; code N is N << 8

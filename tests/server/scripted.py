@@ -7,11 +7,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi.testclient import TestClient
-
-from server.app import build_app
-from server.engines import ChoiceDelta, Engine, EngineInputError, GenerationChunk, SamplingOptions, TokenLogprob
-from server.prompts import Prompt
-from server.settings import ServerSettings
+from potcot.server.app import build_app
+from potcot.server.engines import ChoiceDelta, Engine, EngineInputError, GenerationChunk, SamplingOptions, TokenLogprob
+from potcot.server.prompts import Prompt
+from potcot.server.settings import ServerSettings
 
 
 class ScriptedEngine(Engine):

@@ -1,8 +1,7 @@
 """Tables for the pure answer functions, one per behaviour."""
 
 import pytest
-
-from server.answers import clean_program_answer, extract_answer, extract_program, last_boxed, to_choice
+from potcot.server.answers import clean_program_answer, extract_answer, extract_program, last_boxed, to_choice
 
 PROGRAMS = [
     ("fenced python", "Here:\n```python\nx = 2\nprint(x)\n```\nDone.", "x = 2\nprint(x)"),

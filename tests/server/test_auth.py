@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from potcot.server.serve import is_loopback, log_access_policy
+from potcot.server.settings import ServerSettings
 from pydantic import ValidationError
 
-from server.serve import is_loopback, log_access_policy
-from server.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
@@ -178,9 +178,9 @@ def test_loopback_addresses(host: str, loopback: bool) -> None:
 
 def records(caplog: pytest.LogCaptureFixture, settings: ServerSettings) -> list[logging.LogRecord]:
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="server.serve"):
+    with caplog.at_level(logging.INFO, logger="potcot.server.serve"):
         log_access_policy(settings)
-    return [record for record in caplog.records if record.name == "server.serve"]
+    return [record for record in caplog.records if record.name == "potcot.server.serve"]
 
 
 def test_open_to_the_network_without_a_key_is_a_loud_warning(caplog: pytest.LogCaptureFixture) -> None:

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from benchmarks.front_door_load import STUB_MODEL, stub_command
-from benchmarks.servers import ServerProcess, free_port, potcot_serve
+from potcot.benchmarks.front_door_load import STUB_MODEL, stub_command
+from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPACITY = 4

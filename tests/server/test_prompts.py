@@ -1,6 +1,5 @@
 import pytest
-
-from server.prompts import (
+from potcot.server.prompts import (
     ALPACA_STOP,
     ChatMessage,
     PromptStyle,

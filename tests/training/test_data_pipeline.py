@@ -3,14 +3,13 @@
 from pathlib import Path
 
 import pytest
-
-from benchmarks.grading import Grader
-from sandbox import Sandbox
-from server.prompts import POT_TRIGGER, PromptStyle, Rationale
-from training.config import LoraSettings, TrainConfig
-from training.filter import filter_programs
-from training.mix import MixConfig, mix
-from training.records import RationaleRecord, chain_of_thought, from_row
+from potcot.benchmarks.grading import Grader
+from potcot.sandbox import Sandbox
+from potcot.server.prompts import POT_TRIGGER, PromptStyle, Rationale
+from potcot.training.config import LoraSettings, TrainConfig
+from potcot.training.filter import filter_programs
+from potcot.training.mix import MixConfig, mix
+from potcot.training.records import RationaleRecord, chain_of_thought, from_row
 
 
 def pot(identifier: str, program: str, answer: str = "4", question: str | None = None) -> RationaleRecord:

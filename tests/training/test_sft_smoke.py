@@ -8,18 +8,18 @@ from pathlib import Path
 import httpx
 import pytest
 import torch
+from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
+from potcot.server.prompts import PromptStyle
+from potcot.training.config import LoraSettings, TrainConfig
+from potcot.training.gsm8k_pot import convert
+from potcot.training.merge import merge_adapter
+from potcot.training.mix import MixConfig, mix
+from potcot.training.records import chain_of_thought, read_jsonl, write_jsonl
+from potcot.training.sft import train
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from benchmarks.servers import ServerProcess, free_port, potcot_serve
-from server.prompts import PromptStyle
 from tests.conftest import DATA_DIR
-from training.config import LoraSettings, TrainConfig
-from training.gsm8k_pot import convert
-from training.merge import merge_adapter
-from training.mix import MixConfig, mix
-from training.records import chain_of_thought, read_jsonl, write_jsonl
-from training.sft import train
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 

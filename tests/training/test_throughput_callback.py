@@ -1,10 +1,9 @@
 """Training tokens/s counts only the time inside training steps."""
 
 import pytest
+from potcot.training import sft
+from potcot.training.sft import ThroughputCallback
 from transformers import TrainerControl, TrainerState, TrainingArguments
-
-from training import sft
-from training.sft import ThroughputCallback
 
 
 class FakeClock:

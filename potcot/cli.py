@@ -17,13 +17,13 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, CliApp, CliPositionalArg, CliSubCommand, SettingsConfigDict
 
-from benchmarks.grading import Grading
-from sandbox import Sandbox, SandboxLimits
-from server.settings import ServerSettings
-from server.solver import Strategy
+from potcot.benchmarks.grading import Grading
+from potcot.sandbox import Sandbox, SandboxLimits
+from potcot.server.settings import ServerSettings
+from potcot.server.solver import Strategy
 
 if TYPE_CHECKING:
-    from benchmarks.client import BenchConfig
+    from potcot.benchmarks.client import BenchConfig
 
 
 class SandboxCommand(BaseModel):
@@ -47,7 +47,7 @@ class ServeCommand(ServerSettings):
     """Serve a math model over HTTP: POST /solve and an OpenAI-compatible API."""
 
     def cli_cmd(self) -> None:
-        from server.serve import serve
+        from potcot.server.serve import serve
 
         serve(self)
 
@@ -75,8 +75,8 @@ class CompareCommand(BaseModel):
     published: Path | None = Field(None, description="default: shared/data/published/mammoth.json")
 
     def cli_cmd(self) -> None:
-        from benchmarks.datasets import default_data_dir
-        from benchmarks.summary import comparison_table
+        from potcot.benchmarks.datasets import default_data_dir
+        from potcot.benchmarks.summary import comparison_table
 
         published_path = self.published or default_data_dir().parent / "published" / "mammoth.json"
         summary = json.loads(_read_text(str(self.run / "summary.json")))
@@ -109,7 +109,7 @@ class BenchCommand(ServerSettings):
         if self.compare is not None:
             CliApp.run_subcommand(self)
             return
-        from benchmarks.client import BenchConfig, ServerUnreachable
+        from potcot.benchmarks.client import BenchConfig, ServerUnreachable
 
         config = BenchConfig(
             datasets=tuple(name.strip() for name in self.datasets.split(",") if name.strip()),
@@ -126,7 +126,7 @@ class BenchCommand(ServerSettings):
             summary = asyncio.run(_bench(self, config))
         except (ServerUnreachable, FileNotFoundError, ValueError) as error:
             raise SystemExit(f"potcot bench: {error}") from None
-        from benchmarks.summary import markdown_table
+        from potcot.benchmarks.summary import markdown_table
 
         print(markdown_table(summary))
         print(f"results, summary.json, summary.md and accuracy.png in {config.out}")
@@ -139,8 +139,8 @@ class Gsm8kPotCommand(BaseModel):
     output: Path = Field(description="program-of-thought records (JSONL)")
 
     def cli_cmd(self) -> None:
-        from training.gsm8k_pot import convert
-        from training.records import write_jsonl
+        from potcot.training.gsm8k_pot import convert
+        from potcot.training.records import write_jsonl
 
         rows = _read_jsonl(self.input)
         written = write_jsonl(self.output, convert(rows))
@@ -156,9 +156,9 @@ class FilterCommand(BaseModel):
     workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
 
     def cli_cmd(self) -> None:
-        from benchmarks.grading import Grader
-        from training.filter import filter_programs
-        from training.records import read_records, write_jsonl
+        from potcot.benchmarks.grading import Grader
+        from potcot.training.filter import filter_programs
+        from potcot.training.records import read_records, write_jsonl
 
         records = list(read_records(self.input))
         with Sandbox(self.workers) as sandbox, Grader() as grader:
@@ -183,9 +183,9 @@ class MixCommand(BaseModel):
     seed: int = Field(0, description="for sampling and the split")
 
     def cli_cmd(self) -> None:
-        from server.prompts import PromptStyle
-        from training.mix import MixConfig, mix
-        from training.records import read_records, write_jsonl
+        from potcot.server.prompts import PromptStyle
+        from potcot.training.mix import MixConfig, mix
+        from potcot.training.records import read_records, write_jsonl
 
         records = [record for path in [*self.pot, *self.cot] for record in read_records(path)]
         config = MixConfig(PromptStyle(self.style), self.cot_share, self.eval_fraction, self.seed)
@@ -214,7 +214,7 @@ class MergeCommand(BaseModel):
     output: Path = Field(description="where the merged checkpoint goes")
 
     def cli_cmd(self) -> None:
-        from training.merge import merge_adapter
+        from potcot.training.merge import merge_adapter
 
         print(f"merged checkpoint in {merge_adapter(self.adapter, self.output)}")
 
@@ -231,8 +231,8 @@ class TrainCommand(BaseModel):
             return
         if self.config is None:
             raise SystemExit("potcot train: --config FILE is required")
-        from training.config import TrainConfig
-        from training.sft import train
+        from potcot.training.config import TrainConfig
+        from potcot.training.sft import train
 
         try:
             config = TrainConfig.from_file(self.config)
@@ -269,9 +269,9 @@ def _solve_remotely(url: str, command: SolveCommand) -> dict[str, object]:
 
 
 async def _solve_here(command: SolveCommand) -> dict[str, object]:
-    from server.inprocess import local_solver
-    from server.protocol import SolveResponse
-    from server.solver import SolveOptions
+    from potcot.server.inprocess import local_solver
+    from potcot.server.protocol import SolveResponse
+    from potcot.server.solver import SolveOptions
 
     options = SolveOptions(
         strategy=command.strategy,
@@ -286,9 +286,9 @@ async def _solve_here(command: SolveCommand) -> dict[str, object]:
 
 
 async def _bench(settings: BenchCommand, config: BenchConfig) -> dict[str, object]:
-    from benchmarks.client import HttpSolver, run_benchmark
-    from benchmarks.grading import Grader
-    from benchmarks.local import LocalSolver
+    from potcot.benchmarks.client import HttpSolver, run_benchmark
+    from potcot.benchmarks.grading import Grader
+    from potcot.benchmarks.local import LocalSolver
 
     with Grader(config.grading) as grader:
         if settings.url:
