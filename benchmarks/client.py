@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+from tqdm import tqdm
+
 from potcot.benchmarks.datasets import Item, load_dataset
 from potcot.benchmarks.grading import Grader, Grading
 from potcot.benchmarks.results import ItemResult, ResultsFile, write_json
 from potcot.benchmarks.summary import Session, draw_chart, markdown_table, summarize
 from potcot.server.answers import extract_answer, to_choice
 from potcot.server.solver import Strategy
-from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
 from potcot.benchmarks.client import BenchConfig, HttpSolver, run_benchmark, solve_request
 from potcot.benchmarks.datasets import default_data_dir, load_dataset
 from potcot.benchmarks.grading import Grader

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
 
 STUB_MODEL = "stub-model"

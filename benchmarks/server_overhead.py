@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import openai
+
 from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve, vllm_serve
 from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
 from potcot.server.settings import ServerSettings

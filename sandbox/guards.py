@@ -40,11 +40,12 @@ import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from potcot.sandbox.policy import CLASS_BODY_NAMES, READABLE_ATTRIBUTES, SPECIAL_METHODS, is_dunder, is_importable
-from potcot.sandbox.restricted import PROGRAM_FILENAME, PROGRAM_MODULE, PolicyViolation, attribute_name_refusal
 from RestrictedPython import safe_builtins
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr_raise
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+
+from potcot.sandbox.policy import CLASS_BODY_NAMES, READABLE_ATTRIBUTES, SPECIAL_METHODS, is_dunder, is_importable
+from potcot.sandbox.restricted import PROGRAM_FILENAME, PROGRAM_MODULE, PolicyViolation, attribute_name_refusal
 
 # CPython 3.11 counts Python and C calls against the recursion limit, and recursion through C code
 # (``map``, operators and ``__format__`` of a program's class) uses the C stack: measured with an

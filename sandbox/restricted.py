@@ -25,10 +25,11 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from potcot.sandbox.policy import CLASS_BODY_NAMES, READABLE_ATTRIBUTES, SPECIAL_METHODS, is_dunder, may_import
-from potcot.sandbox.result import Status
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, IOPERATOR_TO_STR, RestrictingNodeTransformer
+
+from potcot.sandbox.policy import CLASS_BODY_NAMES, READABLE_ATTRIBUTES, SPECIAL_METHODS, is_dunder, may_import
+from potcot.sandbox.result import Status
 
 PROGRAM_FILENAME = "<program>"
 # Classes a program defines carry this module name, which is how the guards tell the program's own

@@ -16,6 +16,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from potcot.sandbox import Sandbox, SandboxError, SandboxLimits
 from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
 from potcot.server.errors import ApiError, error_response
@@ -40,7 +42,6 @@ from potcot.server.serving_models import ModelRegistry
 from potcot.server.serving_solve import SolveService
 from potcot.server.settings import ServerSettings
 from potcot.server.solver import Solver
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
 

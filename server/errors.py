@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from potcot.server.protocol import ErrorInfo, ErrorResponse
 from starlette.responses import JSONResponse
+
+from potcot.server.protocol import ErrorInfo, ErrorResponse
 
 
 class ApiError(Exception):

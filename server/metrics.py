@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from potcot.server.solver import Solution, Strategy
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from potcot.server.solver import Solution, Strategy
 
 _SANDBOX_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

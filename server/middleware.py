@@ -22,14 +22,15 @@ import secrets
 import uuid
 from collections.abc import Sequence
 
-from potcot.server.errors import error_response
-from potcot.server.metrics import Metrics
-from potcot.server.protocol import ChatCompletionRequest, CompletionRequest, SolveRequest
-from potcot.server.serving_models import strategy_named_by
 from pydantic import ValidationError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from potcot.server.errors import error_response
+from potcot.server.metrics import Metrics
+from potcot.server.protocol import ChatCompletionRequest, CompletionRequest, SolveRequest
+from potcot.server.serving_models import strategy_named_by
 
 GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
 KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics"}

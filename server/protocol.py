@@ -18,9 +18,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from potcot.sandbox import ExecutionResult
-from potcot.server.engines.base import JsonOutput, SamplingOptions, TokenLogprob
-from potcot.server.solver import Attempt, Solution, Strategy
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,6 +30,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from potcot.sandbox import ExecutionResult
+from potcot.server.engines.base import JsonOutput, SamplingOptions, TokenLogprob
+from potcot.server.solver import Attempt, Solution, Strategy
 
 # --- integer bounds ----------------------------------------------------------------------------
 # Strict: a JSON ``true`` or ``2.5`` where a count is expected is a client's mistake, not a 1 or a 2.

@@ -24,11 +24,12 @@ from typing import Any
 
 import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from potcot.server.app import build_app
 from potcot.server.errors import error_body
 from potcot.server.middleware import OPEN_PATHS
 from potcot.server.settings import ServerSettings
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from potcot.server.prompts import PromptStyle
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from potcot.server.prompts import PromptStyle
 
 
 class ServerSettings(BaseSettings):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import TypeVar
 
+from pydantic import BaseModel
+
 from potcot.server.engines import EngineInputError
 from potcot.server.errors import error_body
-from pydantic import BaseModel
 
 DONE = "data: [DONE]\n\n"
 

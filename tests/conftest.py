@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
 from potcot.sandbox import Sandbox, SandboxLimits
 

@@ -21,14 +21,15 @@ from typing import Any
 import torch
 from datasets import Dataset
 from peft import LoraConfig
+from transformers import AutoTokenizer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+from trl import SFTConfig, SFTTrainer
+
 from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
 from potcot.server.prompts import PromptStyle, render, resolve_style
 from potcot.server.settings import ServerSettings
 from potcot.training.config import TrainConfig
 from potcot.training.records import read_jsonl
-from transformers import AutoTokenizer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
-from trl import SFTConfig, SFTTrainer
 
 logger = logging.getLogger(__name__)
 

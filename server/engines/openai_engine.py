@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 import httpx
+
 from potcot.server.engines.base import (
     ChoiceDelta,
     Engine,

@@ -6,6 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from vllm import SamplingParams
+from vllm.engine.arg_utils import AsyncEngineArgs
+from vllm.exceptions import VLLMClientError
+from vllm.logprobs import Logprob
+from vllm.outputs import CompletionOutput
+from vllm.platforms import current_platform
+from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+from vllm.v1.engine.async_llm import AsyncLLM
+
 from potcot.server.engines.base import (
     ChoiceDelta,
     Engine,
@@ -18,14 +27,6 @@ from potcot.server.engines.base import (
 )
 from potcot.server.prompts import Prompt
 from potcot.server.settings import ServerSettings
-from vllm import SamplingParams
-from vllm.engine.arg_utils import AsyncEngineArgs
-from vllm.exceptions import VLLMClientError
-from vllm.logprobs import Logprob
-from vllm.outputs import CompletionOutput
-from vllm.platforms import current_platform
-from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
-from vllm.v1.engine.async_llm import AsyncLLM
 
 # On CPU vLLM reads gpu_memory_utilization as a share of host memory; 0.3 leaves a 2-core, 24 GiB
 # machine a few GiB of KV cache, plenty for small models.

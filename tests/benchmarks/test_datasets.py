@@ -2,8 +2,8 @@ import json
 from pathlib import Path
 
 import pytest
-from potcot.benchmarks.datasets import load_dataset, parse_row
 
+from potcot.benchmarks.datasets import load_dataset, parse_row
 from tests.conftest import DATA_DIR
 
 

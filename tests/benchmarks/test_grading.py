@@ -4,6 +4,7 @@ datasets: matches and near-misses for each."""
 import time
 
 import pytest
+
 from potcot.benchmarks.grading import Grader, Grading, answers_match, plain_number
 
 MC3 = ["12", "15", "18"]

@@ -3,7 +3,6 @@ from pathlib import Path
 
 from potcot.benchmarks.results import ItemResult
 from potcot.benchmarks.summary import Session, comparison_table, draw_chart, markdown_table, summarize
-
 from tests.conftest import DATA_DIR
 
 RESULTS = [

@@ -1,6 +1,7 @@
 """Bad input to the sandbox's own API gets a clear error or status, never a crash."""
 
 import pytest
+
 from potcot.sandbox import Sandbox
 
 

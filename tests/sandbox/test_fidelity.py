@@ -8,6 +8,7 @@ suite (``python -m potcot.benchmarks.sandbox_fidelity`` runs it).
 import concurrent.futures
 
 import pytest
+
 from potcot.benchmarks.fidelity_corpus import CorpusProgram, build_corpus
 from potcot.benchmarks.sandbox_fidelity import cpython_stdout, first_difference
 from potcot.sandbox import ExecutionResult, Sandbox

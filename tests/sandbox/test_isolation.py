@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy
 import pytest
+
 from potcot.sandbox import ExecutionResult, Sandbox, SandboxLimits
 
 # Room for an environment dump, and time for a scan of every object in the process.

@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
+
 from potcot.sandbox.audit import AuditMonitor
 from potcot.sandbox.guards import INT_DIGITS_CAP, RECURSION_LIMIT_CAP, ProgramGuards, harden_libraries
 from potcot.sandbox.policy import SPECIAL_METHODS, is_importable, may_import

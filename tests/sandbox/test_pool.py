@@ -6,8 +6,8 @@ import signal
 import threading
 
 import pytest
-from potcot.sandbox import Sandbox, SandboxError, SandboxLimits
 
+from potcot.sandbox import Sandbox, SandboxError, SandboxLimits
 from tests.conftest import SANDBOX_LIMITS as LIMITS
 
 

@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import pytest
+
 from potcot.sandbox import Sandbox
 
 PROGRAMS = [

@@ -5,6 +5,7 @@ import signal
 import struct
 
 import pytest
+
 from potcot.sandbox import ExecutionResult, SandboxLimits, Status
 from potcot.sandbox.pool import judge
 from potcot.sandbox.wire import MalformedReply, decode_reply, decode_request, encode_reply, encode_request

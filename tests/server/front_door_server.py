@@ -10,12 +10,12 @@ import sys
 from collections.abc import AsyncIterator
 
 import uvicorn
+
 from potcot.server.app import build_app
 from potcot.server.engines import Engine, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
 from potcot.server.serve import uvicorn_config
 from potcot.server.settings import ServerSettings
-
 from tests.server.scripted import ScriptedEngine
 
 PROGRAM = "```python\nprint(6 * 7)\n```"

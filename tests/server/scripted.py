@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi.testclient import TestClient
+
 from potcot.server.app import build_app
 from potcot.server.engines import ChoiceDelta, Engine, EngineInputError, GenerationChunk, SamplingOptions, TokenLogprob
 from potcot.server.prompts import Prompt

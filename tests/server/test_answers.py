@@ -1,6 +1,7 @@
 """Tables for the pure answer functions, one per behaviour."""
 
 import pytest
+
 from potcot.server.answers import clean_program_answer, extract_answer, extract_program, last_boxed, to_choice
 
 PROGRAMS = [

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+
 from potcot.server.app import build_app
 from potcot.server.engines import ChoiceDelta, Engine, EngineUnavailable, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
 from potcot.server.settings import ServerSettings
-
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"

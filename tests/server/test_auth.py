@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from potcot.server.serve import is_loopback, log_access_policy
-from potcot.server.settings import ServerSettings
 from pydantic import ValidationError
 
+from potcot.server.serve import is_loopback, log_access_policy
+from potcot.server.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"

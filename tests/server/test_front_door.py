@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from potcot.benchmarks.front_door_load import STUB_MODEL, stub_command
 from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
 

@@ -1,4 +1,5 @@
 import pytest
+
 from potcot.server.prompts import (
     ALPACA_STOP,
     ChatMessage,

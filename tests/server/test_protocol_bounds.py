@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+
 from potcot.server.engines import JsonOutput
 from potcot.server.protocol import IGNORED_FIELDS, REFUSED_FIELDS, SEED_MAX, SEED_MIN
 from potcot.server.settings import ServerSettings
-
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
+
 from potcot.server.engines import Engine, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
 from potcot.server.settings import ServerSettings
-
 from tests.server.scripted import KeyedByIdEngine, ScriptedEngine
 from tests.server.scripted import client_for as scripted_client
 

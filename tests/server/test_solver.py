@@ -1,10 +1,10 @@
 """Every branch of the hybrid solver, with a scripted engine and the real sandbox."""
 
 import pytest
+
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import PromptStyle, Rationale
 from potcot.server.solver import NO_ANSWER, NO_PROGRAM, NOT_AN_OPTION, Solution, SolveOptions, Solver, Strategy
-
 from tests.server.scripted import ScriptedEngine
 
 pytestmark = pytest.mark.anyio

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from potcot.benchmarks.grading import Grader
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import POT_TRIGGER, PromptStyle, Rationale

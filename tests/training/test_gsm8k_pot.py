@@ -2,12 +2,12 @@
 sample of the training split."""
 
 import pytest
+
 from potcot.benchmarks.grading import Grader
 from potcot.sandbox import Sandbox
 from potcot.training.filter import filter_programs
 from potcot.training.gsm8k_pot import convert, program_of_thought
 from potcot.training.records import read_jsonl
-
 from tests.conftest import DATA_DIR
 
 NATALIA = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."

@@ -8,6 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
 from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
 from potcot.server.prompts import PromptStyle
 from potcot.training.config import LoraSettings, TrainConfig
@@ -16,9 +19,6 @@ from potcot.training.merge import merge_adapter
 from potcot.training.mix import MixConfig, mix
 from potcot.training.records import chain_of_thought, read_jsonl, write_jsonl
 from potcot.training.sft import train
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
 from tests.conftest import DATA_DIR
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]

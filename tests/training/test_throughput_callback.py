@@ -1,9 +1,10 @@
 """Training tokens/s counts only the time inside training steps."""
 
 import pytest
+from transformers import TrainerControl, TrainerState, TrainingArguments
+
 from potcot.training import sft
 from potcot.training.sft import ThroughputCallback
-from transformers import TrainerControl, TrainerState, TrainingArguments
 
 
 class FakeClock:
