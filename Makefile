@@ -31,8 +31,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	$(BIN)/python -m potcot.benchmarks.sandbox_throughput
-	$(BIN)/python -m potcot.benchmarks.server_overhead
+	$(BIN)/python -m potcot.benchmarks.performance.sandbox_throughput
+	$(BIN)/python -m potcot.benchmarks.performance.server_overhead
 
 clean:
 	rm -rf $(VENV)

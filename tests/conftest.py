@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
+from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.sandbox import Sandbox, SandboxLimits
 
 DATA_DIR = Path(__file__).parent / "data"

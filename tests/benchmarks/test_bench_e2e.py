@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.benchmarks.results import ResultsFile
-from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
 from tests.conftest import DATA_DIR, ENGINE_FLAGS
 
 POTCOT = str(Path(sys.executable).with_name("potcot"))

@@ -2,15 +2,15 @@
 
 The whole corpus runs in the sandbox; a sample spread over the shapes also runs in plain CPython,
 one fresh interpreter per program, which is what makes the full comparison too slow for the
-suite (``python -m potcot.benchmarks.sandbox_fidelity`` runs it).
+suite (``python -m potcot.benchmarks.performance.sandbox_fidelity`` runs it).
 """
 
 import concurrent.futures
 
 import pytest
 
-from potcot.benchmarks.fidelity_corpus import CorpusProgram, build_corpus
-from potcot.benchmarks.sandbox_fidelity import cpython_stdout, first_difference
+from potcot.benchmarks.performance.fidelity_corpus import CorpusProgram, build_corpus
+from potcot.benchmarks.performance.sandbox_fidelity import cpython_stdout, first_difference
 from potcot.sandbox import ExecutionResult, Sandbox
 
 CORPUS = build_corpus()

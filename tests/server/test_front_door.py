@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from potcot.benchmarks.front_door_load import STUB_MODEL, stub_command
-from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
+from potcot.benchmarks.performance.front_door_load import STUB_MODEL, stub_command
+from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPACITY = 4

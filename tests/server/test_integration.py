@@ -18,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
+from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from tests.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS
 
 MODEL = "SmolLM2-135M-Instruct"

@@ -1,8 +1,8 @@
 """Sandbox fidelity: ordinary math programs print in the sandbox what they print in CPython.
 
-    python -m potcot.benchmarks.sandbox_fidelity [--per-shape 4] [--workers N] [--target 0.99]
+    python -m potcot.benchmarks.performance.sandbox_fidelity [--per-shape 4] [--workers N] [--target 0.99]
 
-Runs every program of ``benchmarks.fidelity_corpus`` through ``Sandbox.run_many`` and, in the same
+Runs every program of ``potcot.benchmarks.performance.fidelity_corpus`` through ``Sandbox.run_many`` and, in the same
 run and at the same concurrency, through plain CPython (a fresh ``python -c PROGRAM`` per
 program), then compares their stdout. Prints the number of programs, the share whose stdout is
 the same, and a line for each mismatch: its index and shape, the sandbox's status and error, and
@@ -19,7 +19,7 @@ import sys
 import time
 from itertools import zip_longest
 
-from potcot.benchmarks.fidelity_corpus import SHAPES, CorpusProgram, build_corpus
+from potcot.benchmarks.performance.fidelity_corpus import SHAPES, CorpusProgram, build_corpus
 from potcot.sandbox import ExecutionResult, Sandbox
 
 

@@ -1,7 +1,7 @@
 """The front door under hostile clients: normal requests' latency without and with slow and
 oversized clients beside them.
 
-    python -m potcot.benchmarks.front_door_load [--normal-clients 8] [--phase-s 6] [--slow-clients 32]
+    python -m potcot.benchmarks.performance.front_door_load [--normal-clients 8] [--phase-s 6] [--slow-clients 32]
 
 In one run, on 127.0.0.1 only: start a stub OpenAI-compatible upstream (this module, ``stub``:
 it answers chat and text completions after a fixed short delay, and counts the requests it holds
@@ -12,7 +12,7 @@ filled), headers sent a byte a second, 300 MB chunked bodies, 60 MiB headers and
 prompts. Print the normal requests' p50 and p99 latency in both phases and their ratio (the
 baseline is the first phase), and what the hostile clients got. Everything started is stopped.
 
-    python -m potcot.benchmarks.front_door_load stub --port PORT [--delay-s 0.05]
+    python -m potcot.benchmarks.performance.front_door_load stub --port PORT [--delay-s 0.05]
 
 runs the stub alone (the front-door tests use it too).
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
+from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 
 STUB_MODEL = "stub-model"
 CAPACITY = 16
@@ -106,7 +106,7 @@ def stub_command(port: int, delay_s: float) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "potcot.benchmarks.front_door_load",
+        "potcot.benchmarks.performance.front_door_load",
         "stub",
         "--port",
         str(port),

@@ -9,7 +9,7 @@ dataclasses, named tuples, annotations, private helpers, ``super()``, ``type(x).
 ``hasattr``, ``__slots__``, the ``sys`` limits, ``time``, string formatting, regexes, dates and
 statistics. Every program's output is deterministic (``random`` is seeded, sets of strings are
 never printed, times are measured but not printed), so its stdout under the sandbox must equal
-its stdout under plain CPython (``benchmarks.sandbox_fidelity``).
+its stdout under plain CPython (``potcot.benchmarks.performance.sandbox_fidelity``).
 """
 
 from __future__ import annotations

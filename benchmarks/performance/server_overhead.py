@@ -1,6 +1,6 @@
 """Server overhead: potcot's chat passthrough against vLLM's own OpenAI server, on the same model.
 
-    python -m potcot.benchmarks.server_overhead [--requests 64] [--concurrency 16] [--max-tokens 128]
+    python -m potcot.benchmarks.performance.server_overhead [--requests 64] [--concurrency 16] [--max-tokens 128]
 
 In one run: start ``vllm serve`` (as a module), send the same chat requests at the same
 concurrency, stop it; start ``potcot serve`` with the same engine settings, send them again
@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import openai
 
-from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve, vllm_serve
+from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve, vllm_serve
 from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
 from potcot.server.settings import ServerSettings
 

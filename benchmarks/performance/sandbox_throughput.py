@@ -1,8 +1,8 @@
 """Sandbox throughput: a fresh fork of a warm template per program, against a fresh interpreter per program.
 
-    python -m potcot.benchmarks.sandbox_throughput [--size 260] [--workers N] [--repeat 5]
+    python -m potcot.benchmarks.performance.sandbox_throughput [--size 260] [--workers N] [--repeat 5]
 
-Runs the GSM8K-style corpus of ``benchmarks.sandbox_corpus`` through ``Sandbox`` (every program in a
+Runs the GSM8K-style corpus of ``potcot.benchmarks.performance.sandbox_corpus`` through ``Sandbox`` (every program in a
 process of its own, forked from a template that imported the libraries once) and, in the same run
 and at the same concurrency, through the baseline: ``python -c PROGRAM`` per program, with the same
 libraries importable. Prints programs/s for both, their ratio, and the pool's latency per
@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from potcot.benchmarks.sandbox_corpus import build_corpus
+from potcot.benchmarks.performance.sandbox_corpus import build_corpus
 from potcot.sandbox import Sandbox
 from potcot.sandbox.runner import last_printed_line
 

@@ -1,6 +1,6 @@
 """Is the benchmark client the bottleneck? And how fast does grading go?
 
-    python -m potcot.benchmarks.client_throughput [--questions 64] [--concurrency 16] [--data-dir DIR]
+    python -m potcot.benchmarks.performance.client_throughput [--questions 64] [--concurrency 16] [--data-dir DIR]
 
 In one run, against one ``potcot serve`` (the embedded model): a bare load generator sends the
 questions to ``/solve``, ``concurrency`` at a time, and nothing else; then the benchmark client
@@ -28,7 +28,7 @@ import httpx
 from potcot.benchmarks.client import BenchConfig, HttpSolver, run_benchmark, solve_request
 from potcot.benchmarks.datasets import default_data_dir, load_dataset
 from potcot.benchmarks.grading import Grader
-from potcot.benchmarks.servers import ServerProcess, free_port, potcot_serve
+from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.server.solver import Strategy
 
 _FRACTION = re.compile(r"^\\d?frac\{(-?\d+)\}\{(\d+)\}$")
