@@ -26,9 +26,17 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# mypy cannot follow setuptools' editable finder, so it checks a view of the folders laid out as
+# installed: build/typed/potcot/server is server/, and so on.
+TYPED := build/typed/potcot
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	rm -rf $(TYPED) && mkdir -p $(TYPED)
+	for entry in $(CURDIR)/potcot/* $(CURDIR)/server $(CURDIR)/sandbox $(CURDIR)/training $(CURDIR)/benchmarks; do \
+		ln -s $$entry $(TYPED)/; done
+	cd $(dir $(TYPED)) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+		--python-executable $(CURDIR)/$(BIN)/python -p potcot
 
 bench: $(STAMP)
 	$(BIN)/python -m potcot.benchmarks.performance.sandbox_throughput

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import random
 import time
@@ -18,13 +17,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import pydantic
 from tqdm import tqdm
 
+from potcot.answers import Grader, Grading
 from potcot.benchmarks.datasets import Item, load_dataset
-from potcot.benchmarks.grading import Grader, Grading
-from potcot.benchmarks.results import ItemResult, ResultsFile, write_json
-from potcot.benchmarks.summary import Session, draw_chart, markdown_table, summarize
-from potcot.server.answers import extract_answer, to_choice
+from potcot.benchmarks.results import ItemResult, ResultsFile, RunState, Session, write_json
+from potcot.benchmarks.summary import draw_chart, markdown_table, summarize
+from potcot.server.protocol import SolveResponse
 from potcot.server.solver import Strategy
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,11 @@ class BenchConfig:
     seed: int | None = None
 
 
-class Solver(Protocol):
-    async def solve(self, item: Item, config: BenchConfig) -> dict[str, Any]:
+class QuestionSolver(Protocol):
+    """What the benchmark asks questions of: a potcot server (``HttpSolver``) or the solver in
+    this process (``benchmarks.local.LocalSolver``)."""
+
+    async def solve(self, item: Item, config: BenchConfig) -> SolveResponse:
         """The ``/solve`` response for one question."""
 
 
@@ -95,7 +98,7 @@ class HttpSolver:
                     f"the server at {self.url} is not ready: {response.status_code} {response.text}"
                 )
 
-    async def solve(self, item: Item, config: BenchConfig) -> dict[str, Any]:
+    async def solve(self, item: Item, config: BenchConfig) -> SolveResponse:
         problem = "no attempt"
         for attempt in range(_MAX_ATTEMPTS):
             try:
@@ -112,8 +115,16 @@ class HttpSolver:
                 raise ServerUnreachable(f"the server at {self.url} refused the API key: {_UNAUTHORIZED_HINT}")
             if response.status_code != 200:
                 raise ItemFailed(f"{response.status_code}: {_error_message(response)}")
-            return response.json()
+            return _solve_response(response)
         raise ServerUnreachable(f"gave up on {self.url} after {_MAX_ATTEMPTS} attempts: {problem}")
+
+
+def _solve_response(response: httpx.Response) -> SolveResponse:
+    """A 200 answer as the response it must be; ``ItemFailed`` when it is not one."""
+    try:
+        return SolveResponse.model_validate_json(response.content)
+    except pydantic.ValidationError as error:
+        raise ItemFailed(f"the server's answer is no /solve response: {error.error_count()} errors") from None
 
 
 def _backoff(attempt: int) -> float:
@@ -132,43 +143,36 @@ def _error_message(response: httpx.Response) -> str:
         return response.text[:300]
 
 
-def strict_prediction(response: dict[str, Any], choices: tuple[str, ...] | None) -> str | None:
-    """The answer under strict extraction: a program's answer as is; a chain of thought's only if
-    it states or boxes it (no falling back to its last number)."""
-    if response["strategy"] == "pot":
-        return response["answer"]
-    final = response["attempts"][-1]
-    if final["rationale"] != "cot":
-        return None
-    answer = extract_answer(final["completion"], choices, lenient=False)
-    return to_choice(answer, choices) if choices else answer
-
-
-async def run_benchmark(config: BenchConfig, solver: Solver, grader: Grader) -> dict[str, Any]:
+async def run_benchmark(config: BenchConfig, solver: QuestionSolver, grader: Grader) -> dict[str, Any]:
     """Run every dataset, resuming from whatever ``config.out`` already holds; return the summary."""
     config.out.mkdir(parents=True, exist_ok=True)
     state_path = config.out / "run.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {"sessions": {}, "skipped_rows": {}}
-    graded = state.get("config", {}).get("grading")
+    state = RunState.read(state_path)
+    graded = state.config.get("grading")
     if graded not in (None, config.grading.value):
         raise ValueError(f"{config.out} holds results graded {graded}; use another --out for {config.grading} grading")
-    state["config"] = {key: str(value) for key, value in dataclasses.asdict(config).items()}
+    state.config = {key: str(value) for key, value in dataclasses.asdict(config).items()}
     try:
         for name in config.datasets:
             dataset = load_dataset(name, config.data_dir)
-            state["skipped_rows"][dataset.name] = len(dataset.skipped)
+            state.skipped_rows[dataset.name] = len(dataset.skipped)
             items = dataset.items[: config.limit] if config.limit else dataset.items
             results = ResultsFile(config.out / "results" / f"{dataset.name}-{config.strategy}.jsonl")
             session = await _run_dataset(dataset.name, items, results, config, solver, grader)
-            state["sessions"].setdefault(f"{dataset.name}/{config.strategy}", []).append(dataclasses.asdict(session))
-            write_json(state_path, state)
+            state.sessions.setdefault(f"{dataset.name}/{config.strategy}", []).append(session)
+            state.write(state_path)
     finally:
-        write_json(state_path, state)
+        state.write(state_path)
     return write_summary(config.out, config.grading)
 
 
 async def _run_dataset(
-    name: str, items: tuple[Item, ...], results: ResultsFile, config: BenchConfig, solver: Solver, grader: Grader
+    name: str,
+    items: tuple[Item, ...],
+    results: ResultsFile,
+    config: BenchConfig,
+    solver: QuestionSolver,
+    grader: Grader,
 ) -> Session:
     done = {result.id: result for result in results.read() if result.strategy == config.strategy}
     todo = [item for item in items if item.id not in done]
@@ -198,7 +202,9 @@ async def _run_dataset(
     return Session(items=finished, wall_s=round(time.perf_counter() - started, 3), tokens=tokens)
 
 
-async def _solve_and_grade(name: str, item: Item, config: BenchConfig, solver: Solver, grader: Grader) -> ItemResult:
+async def _solve_and_grade(
+    name: str, item: Item, config: BenchConfig, solver: QuestionSolver, grader: Grader
+) -> ItemResult:
     started = time.perf_counter()
     try:
         response = await solver.solve(item, config)
@@ -206,7 +212,7 @@ async def _solve_and_grade(name: str, item: Item, config: BenchConfig, solver: S
         return ItemResult(name, item.id, config.strategy, item.answer, None, None, None, None, False, False,
                           time.perf_counter() - started, 0, 0, error=str(failure))  # fmt: skip
     latency = time.perf_counter() - started
-    prediction, strict = response["answer"], strict_prediction(response, item.choices)
+    prediction, strict = response.answer, response.strict_answer
     correct = await asyncio.to_thread(grader.match, prediction, item.answer, item.choices)
     correct_strict = (
         correct if strict == prediction else await asyncio.to_thread(grader.match, strict, item.answer, item.choices)
@@ -218,22 +224,21 @@ async def _solve_and_grade(name: str, item: Item, config: BenchConfig, solver: S
         gold=item.answer,
         prediction=prediction,
         prediction_strict=strict,
-        answered_by=response["strategy"],
-        fallback_reason=response["fallback_reason"],
+        answered_by=response.strategy,
+        fallback_reason=response.fallback_reason,
         correct=correct,
         correct_strict=correct_strict,
         latency_s=round(latency, 4),
-        prompt_tokens=response["usage"]["prompt_tokens"],
-        completion_tokens=response["usage"]["completion_tokens"],
+        prompt_tokens=response.usage.prompt_tokens,
+        completion_tokens=response.usage.completion_tokens,
     )
 
 
 def write_summary(out: Path, grading: Grading) -> dict[str, Any]:
     """Summary JSON, markdown table and chart from every result file in ``out``."""
-    state = json.loads((out / "run.json").read_text())
+    state = RunState.read(out / "run.json")
     results = [result for path in sorted((out / "results").glob("*.jsonl")) for result in ResultsFile(path).read()]
-    sessions = {key: [Session(**session) for session in runs] for key, runs in state["sessions"].items()}
-    summary = summarize(results, sessions, state["skipped_rows"], grading.value)
+    summary = summarize(results, state.sessions, state.skipped_rows, grading.value)
     write_json(out / "summary.json", summary)
     (out / "summary.md").write_text(markdown_table(summary), encoding="utf-8")
     if summary["rows"]:

@@ -12,6 +12,8 @@ import logging
 import os
 from pathlib import Path
 
+from potcot.answers import CHOICE_LETTERS, option_letters
+
 logger = logging.getLogger(__name__)
 
 DATASETS = (
@@ -27,7 +29,6 @@ DATASETS = (
     "mmlu_math",
     "theoremqa",
 )
-_LETTERS = "ABCDEFGHIJ"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -107,9 +108,11 @@ def parse_row(line: str) -> Item:
     if not isinstance(answer, str) or not answer.strip():
         raise ValueError("'answer' must be a non-empty string")
     if choices is not None:
-        if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) and c for c in choices):
-            raise ValueError("'choices' must be null or a list of at least two strings")
-        if answer.strip().upper() not in _LETTERS[: len(choices)]:
+        if not isinstance(choices, list) or not 2 <= len(choices) <= len(CHOICE_LETTERS):
+            raise ValueError(f"'choices' must be null or a list of 2 to {len(CHOICE_LETTERS)} strings")
+        if not all(isinstance(choice, str) and choice for choice in choices):
+            raise ValueError("'choices' must be non-empty strings")
+        if len(answer.strip()) != 1 or answer.strip().upper() not in option_letters(len(choices)):
             raise ValueError(f"answer {answer!r} is not the letter of one of the {len(choices)} choices")
         choices = tuple(choices)
     return Item(str(identifier), question, answer.strip(), choices)

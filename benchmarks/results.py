@@ -1,5 +1,6 @@
 """Per-item results, written one JSON line at a time as each completes, so that a crash or Ctrl-C
-loses nothing and a run started again with the same output folder resumes where it stopped."""
+loses nothing and a run started again with the same output folder resumes where it stopped; and
+the run's state (``run.json``): its configuration, its sessions, the rows its datasets skipped."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ class ItemResult:
     id: str
     strategy: str  # the strategy asked for
     gold: str
-    prediction: str | None  # the answer as potcot extracted it (lenient for chains of thought)
-    prediction_strict: str | None  # a chain of thought's answer only when it is stated or boxed
+    prediction: str | None  # the solver's answer (lenient for chains of thought)
+    prediction_strict: str | None  # the solver's strict answer: a chain of thought's only when stated or boxed
     answered_by: str | None  # pot or cot
     fallback_reason: str | None
     correct: bool
@@ -68,6 +69,37 @@ class ResultsFile:
     def append(self, result: ItemResult) -> None:
         with self.path.open("a", encoding="utf-8") as output:
             output.write(json.dumps(dataclasses.asdict(result)) + "\n")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Session:
+    """One stretch of running a dataset: how many items it finished, in what time, with what tokens."""
+
+    items: int
+    wall_s: float
+    tokens: int
+
+
+@dataclasses.dataclass(slots=True)
+class RunState:
+    """What ``run.json`` holds: the configuration the results were made with (as text), the
+    sessions of each ``dataset/strategy``, and how many malformed rows each dataset skipped."""
+
+    config: dict[str, str] = dataclasses.field(default_factory=dict)
+    sessions: dict[str, list[Session]] = dataclasses.field(default_factory=dict)
+    skipped_rows: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> RunState:
+        """The state a run left in ``path``; an empty one if there is none yet."""
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        sessions = {key: [Session(**session) for session in runs] for key, runs in data["sessions"].items()}
+        return cls(data.get("config", {}), sessions, data["skipped_rows"])
+
+    def write(self, path: Path) -> None:
+        write_json(path, dataclasses.asdict(self))
 
 
 def write_json(path: Path, data: Any) -> None:

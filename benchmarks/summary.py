@@ -6,22 +6,12 @@ MAmmoTH paper's published accuracies."""
 from __future__ import annotations
 
 import collections
-import dataclasses
 import statistics
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from potcot.benchmarks.results import ItemResult
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Session:
-    """One stretch of running a dataset: how many items it finished, in what time, with what tokens."""
-
-    items: int
-    wall_s: float
-    tokens: int
+from potcot.benchmarks.results import ItemResult, Session
 
 
 def summarize(

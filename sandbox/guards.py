@@ -40,8 +40,12 @@ import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from RestrictedPython import safe_builtins
-from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr_raise
+from RestrictedPython.Guards import (
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safe_builtins,
+    safer_getattr_raise,
+)
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from potcot.sandbox.policy import CLASS_BODY_NAMES, READABLE_ATTRIBUTES, SPECIAL_METHODS, is_dunder, is_importable
@@ -87,13 +91,14 @@ def _private_lookup_chain(obj: Any) -> Sequence[type] | None:
     program's own (an instance of one of its classes, one of its classes, a function it defined,
     ``super()`` in one of its methods); None for anything else."""
     if isinstance(obj, super):
-        owner, start = obj.__self_class__, obj.__thisclass__
+        owner, start = obj.__self_class__, obj.__thisclass__  # type: ignore[attr-defined]  # typeshed lacks them
         if owner is None or not _is_program_class(start):
             return None
         after = next(index for index, cls in enumerate(owner.__mro__) if cls is start) + 1  # never ==
         return owner.__mro__[after:]
     if isinstance(obj, type):
-        return (*obj.__mro__, *type(obj).__mro__) if _is_program_class(obj) else None
+        metaclass: type = type(obj)
+        return (*obj.__mro__, *metaclass.__mro__) if _is_program_class(obj) else None
     if _is_program_class(type(obj)) or _is_program_function(obj):
         return type(obj).__mro__
     return None
@@ -399,7 +404,7 @@ class _SafeFormatter(string.Formatter):
         return obj, first
 
 
-_formatter_field_name_split = string._string.formatter_field_name_split
+_formatter_field_name_split = string._string.formatter_field_name_split  # type: ignore[attr-defined]
 _FORMATTER = _SafeFormatter()
 
 
@@ -527,4 +532,5 @@ def harden_libraries() -> None:
     function when they were imported and are unaffected."""
     stride_tricks = importlib.import_module("numpy.lib.stride_tricks")
     if not isinstance(stride_tricks.as_strided, _NumericAsStrided):
-        stride_tricks.as_strided = _NumericAsStrided(stride_tricks.as_strided, importlib.import_module("numpy").asarray)
+        numeric_only = _NumericAsStrided(stride_tricks.as_strided, importlib.import_module("numpy").asarray)
+        stride_tricks.as_strided = numeric_only  # type: ignore[attr-defined]  # numpy's stub does not re-export it

@@ -37,9 +37,6 @@ class IsolationReport:
     active: dict[str, str]
     missing: dict[str, str]
 
-    def describe(self) -> str:
-        return ", ".join(self.active) + (f"; missing: {', '.join(self.missing)}" if self.missing else "")
-
     def to_dict(self) -> dict[str, dict[str, str]]:
         return dataclasses.asdict(self)
 

@@ -19,10 +19,9 @@ _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
 _CREATE_RULESET_VERSION = 1 << 0
 _RULE_PATH_BENEATH = 1
 
-EXECUTE = 1 << 0
-WRITE_FILE = 1 << 1
-READ_FILE = 1 << 2
-READ_DIR = 1 << 3
+# The only accesses a rule grants: everything else is denied beneath every path.
+_READ_FILE = 1 << 2
+_READ_DIR = 1 << 3
 _ALL_FS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
 _NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
@@ -72,7 +71,7 @@ def read_only_ruleset(abi: int, paths: Iterable[str]) -> int:
 def _allow_read(ruleset: int, path: str) -> None:
     fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     try:
-        access = READ_FILE | READ_DIR if os.path.isdir(path) else READ_FILE
+        access = _READ_FILE | _READ_DIR if os.path.isdir(path) else _READ_FILE
         rule = _PathBeneathAttr(allowed_access=access, parent_fd=fd)
         libc.syscall(_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
     finally:

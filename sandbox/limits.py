@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+# The wall-clock limit of one program, unless its caller sets another.
+DEFAULT_TIMEOUT_S = 5.0
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SandboxLimits:
@@ -13,7 +16,7 @@ class SandboxLimits:
     same setting means the same headroom whether or not numpy and sympy were loaded.
     """
 
-    timeout_s: float = 5.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     memory_mb: int = 1024
     max_output_chars: int = 65_536
     max_code_chars: int = 65_536

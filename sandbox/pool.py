@@ -60,8 +60,9 @@ class _TemplateLost(Exception):
         self.program_started = program_started
 
 
-def template_environment() -> dict[str, str]:
-    """What a template starts with: an allow-list, never the server's own environment."""
+def allow_listed_environment() -> dict[str, str]:
+    """What a process that reads untrusted input starts with (a template; the answers library's
+    comparison workers): an allow-list, never the server's own environment."""
     passed = {name: os.environ[name] for name in _PASSED_VARIABLES if name in os.environ}
     return {**passed, **_FIXED_VARIABLES}
 
@@ -77,7 +78,7 @@ class _TemplateProcess:
             self._process = subprocess.Popen(
                 [*_TEMPLATE_COMMAND, kind, json.dumps(dataclasses.asdict(limits)), str(template_end.fileno())],
                 pass_fds=(template_end.fileno(),),
-                env=template_environment(),
+                env=allow_listed_environment(),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -22,10 +22,10 @@ import ast
 import dataclasses
 import re
 import types
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, IOPERATOR_TO_STR, RestrictingNodeTransformer
 
 from potcot.sandbox.policy import CLASS_BODY_NAMES, READABLE_ATTRIBUTES, SPECIAL_METHODS, is_dunder, may_import
@@ -64,6 +64,11 @@ class CompiledProgram:
 
 # Names the rewritten code itself uses (``_getattr_``, ``_write_``, ``_print``, ``_tmp0``): a
 # program that rebound them would replace its own guards.
+_Node = TypeVar("_Node", bound=ast.AST)
+# What RestrictedPython's name check takes (the nodes that bind or name something), and what its
+# visit methods return.
+NamedNode = ast.stmt | ast.expr | ast.excepthandler | ast.arg | ast.keyword | ast.alias | ast.pattern
+VisitResult = ast.AST | Iterable[ast.AST] | None
 _RESERVED_NAME = re.compile(r"_.*_|_print|_tmp\d+")
 
 
@@ -108,7 +113,7 @@ class MathProgramPolicy(RestrictingNodeTransformer):
         super().__init__(*args, **kwargs)
         self._class_names: list[str] = []
 
-    def check_name(self, node: ast.AST, name: str | None, allow_magic_methods: bool = False) -> None:
+    def check_name(self, node: NamedNode, name: str | None, allow_magic_methods: bool = False) -> None:
         """RestrictedPython's name check, with ``_name_refusal`` for names that start with ``_``.
         ``allow_magic_methods`` is RestrictedPython's own switch; the special methods a program may
         define are the policy's allow-list wherever they appear."""
@@ -119,26 +124,26 @@ class MathProgramPolicy(RestrictingNodeTransformer):
         if refusal is not None:
             self.error(node, refusal)
 
-    def visit_Name(self, node: ast.Name) -> ast.AST:
+    def visit_Name(self, node: ast.Name) -> VisitResult:
         if node.id == "__name__" and isinstance(node.ctx, ast.Load):
             return ast.copy_location(ast.Constant("__main__"), node)
         return super().visit_Name(node)
 
-    def visit_Nonlocal(self, node: ast.Nonlocal) -> ast.AST:
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> VisitResult:
         return self.node_contents_visit(node)
 
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> VisitResult:
         """``total: int = 0``: its target is checked and rewritten like any assignment's."""
         return self.node_contents_visit(node)
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+    def visit_ClassDef(self, node: ast.ClassDef) -> VisitResult:
         self._class_names.append(node.name)
         try:
             return super().visit_ClassDef(node)
         finally:
             self._class_names.pop()
 
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+    def visit_Attribute(self, node: ast.Attribute) -> VisitResult:
         """``a.b`` becomes ``_getattr_(a, "b")``; ``a.b = c`` and ``del a.b`` write through
         ``_write_(a, "b")``, which sees the attribute's name (RestrictedPython's sees only ``a``)."""
         node.attr = _mangle(self._class_names[-1] if self._class_names else None, node.attr)
@@ -151,12 +156,12 @@ class MathProgramPolicy(RestrictingNodeTransformer):
         node.value = _located(_call("_write_", node.value, ast.Constant(node.attr)), node.value)
         return node
 
-    def visit_Import(self, node: ast.Import) -> ast.AST:
+    def visit_Import(self, node: ast.Import) -> VisitResult:
         for alias in node.names:
             self._check_module(node, alias.name)
         return super().visit_Import(node)
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> VisitResult:
         if node.level:
             self.error(node, "relative imports are not allowed.")
             return node
@@ -175,7 +180,7 @@ class MathProgramPolicy(RestrictingNodeTransformer):
         if not may_import(name):
             self.error(node, f"import of {name!r} is not allowed.")
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+    def visit_AugAssign(self, node: ast.AugAssign) -> VisitResult:
         """``obj.attr += v`` and ``obj[key] += v`` become one guarded helper call, so the target is
         evaluated once and the write still passes through ``_write_``."""
         if isinstance(node.target, ast.Name):
@@ -186,7 +191,8 @@ class MathProgramPolicy(RestrictingNodeTransformer):
         if isinstance(target, ast.Attribute):
             call = _call("_inplace_setattr_", target.value, ast.Constant(target.attr), operation, node.value)
         else:
-            call = _call("_inplace_setitem_", target.value, _as_expression(target.slice), operation, node.value)
+            subscript = cast(ast.Subscript, target)  # a Name target returned above
+            call = _call("_inplace_setitem_", subscript.value, _as_expression(subscript.slice), operation, node.value)
         return _located(ast.Expr(call), node)
 
 
@@ -194,7 +200,7 @@ def _call(function: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=ast.Name(function, ast.Load()), args=list(args), keywords=[])
 
 
-def _located(new: ast.AST, old: ast.AST) -> ast.AST:
+def _located(new: _Node, old: ast.AST) -> _Node:
     """``new`` with the source position of ``old``, down to its generated children."""
     return ast.fix_missing_locations(ast.copy_location(new, old))
 
@@ -221,8 +227,10 @@ def compile_program(source: str) -> CompiledProgram:
         raise CompileError(Status.SYNTAX_ERROR, "program is too deeply nested to compile") from None
 
     final_expression = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        final_expression = ast.Expression(tree.body.pop().value)
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr):
+        final_expression = ast.Expression(last.value)
+        tree.body.pop()
     body = _compile_restricted(compile_restricted_exec, tree)
     final = _compile_restricted(compile_restricted_eval, final_expression) if final_expression else None
     return CompiledProgram(body=body, final_expression=final)

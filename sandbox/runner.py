@@ -111,9 +111,9 @@ def run_program(code: str, limits: SandboxLimits, monitor: AuditMonitor | None =
     sys.setrecursionlimit(limits.recursion_limit)
     try:
         program = compile_program(code)
-    except CompileError as error:
-        message = printable(error.message)[:MAX_ERROR_CHARS]
-        return ExecutionResult(error.status, error=message, duration_s=time.perf_counter() - started)
+    except CompileError as refused:
+        message = printable(refused.message)[:MAX_ERROR_CHARS]
+        return ExecutionResult(refused.status, error=message, duration_s=time.perf_counter() - started)
     stdout = CappedOutput(limits.max_output_chars)
     sys.stdout, sys.stderr = stdout, CappedOutput(limits.max_output_chars)
     namespace = ProgramGuards().namespace()

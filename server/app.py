@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from potcot.sandbox import Sandbox, SandboxError, SandboxLimits
+from potcot.sandbox import Sandbox, SandboxError
 from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
 from potcot.server.errors import ApiError, error_response
 from potcot.server.metrics import Metrics
@@ -40,12 +40,12 @@ from potcot.server.serving_chat import ChatService
 from potcot.server.serving_completions import CompletionService
 from potcot.server.serving_models import ModelRegistry
 from potcot.server.serving_solve import SolveService
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import EngineSettings, HttpSettings, ServerSettings
 from potcot.server.solver import Solver
 
 logger = logging.getLogger(__name__)
 
-EngineFactory = Callable[[ServerSettings], Awaitable[Engine]]
+EngineFactory = Callable[[EngineSettings], Awaitable[Engine]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +77,7 @@ class Runtime:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        limits = SandboxLimits(timeout_s=self.settings.sandbox_timeout)
-        self._sandbox = await asyncio.to_thread(Sandbox, self.settings.sandbox_workers, limits=limits)
+        self._sandbox = await asyncio.to_thread(self.settings.open_sandbox)
         loading = asyncio.create_task(self._load())
         try:
             yield
@@ -102,12 +101,11 @@ class Runtime:
             return
         solver = Solver.for_settings(engine, self._sandbox, self.settings)
         models = ModelRegistry(engine.model_name, engine.max_model_len)
-        max_tokens = self.settings.default_max_tokens
         self._engine = engine
         self._services = Services(
             models=models,
-            solve=SolveService(solver, models, self.metrics, max_tokens),
-            chat=ChatService(engine, solver, models, self.metrics, max_tokens),
+            solve=SolveService(solver, models, self.metrics, self.settings),
+            chat=ChatService(engine, solver, models, self.metrics, self.settings),
             completions=CompletionService(engine, models, self.metrics),
         )
         logger.info(
@@ -178,7 +176,7 @@ def build_app(
     return app
 
 
-def _add_middleware(app: FastAPI, settings: ServerSettings, metrics: Metrics) -> None:
+def _add_middleware(app: FastAPI, settings: HttpSettings, metrics: Metrics) -> None:
     """Outermost first: the request id (so that every response carries it), the metrics (so that
     they count refusals), the API keys (so that nothing else runs without one), admission."""
     app.add_middleware(
@@ -281,7 +279,7 @@ async def _internal_error(request: Request, error: Exception) -> JSONResponse:
 
 
 # Every error a route can meet, and its answer in OpenAI's shape, headers kept.
-_EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Any], Awaitable[Response]]] = {
+_EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
     ApiError: _api_error,
     RequestValidationError: _invalid_request,
     EngineInputError: _engine_input,

@@ -26,9 +26,6 @@ class ApiError(Exception):
         self.param = param
         self.headers = headers
 
-    def body(self) -> ErrorResponse:
-        return error_body(self.status, self.message, self.kind, self.param)
-
 
 def error_body(status: int, message: str, kind: str, param: str | None = None) -> ErrorResponse:
     return ErrorResponse(error=ErrorInfo(message=message, type=kind, param=param, code=status))

@@ -207,8 +207,8 @@ class AdmissionControl:
             return
         try:
             body = await self._read_body(receive)
-        except _BodyRefused as refusal:
-            await _closing(refusal.response)(scope, receive, send)
+        except _BodyRefused as refused:
+            await _closing(refused.response)(scope, receive, send)
             return
         if body is None:  # the client went away
             return

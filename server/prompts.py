@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import string
 from collections.abc import Sequence
+
+from potcot.answers.choices import CHOICE_LETTERS
 
 
 class PromptStyle(enum.StrEnum):
@@ -39,8 +40,6 @@ CHAT_POT_INSTRUCTION = (
     "Reply with the program in a ```python code block."
 )
 CHAT_COT_INSTRUCTION = 'Solve the problem step by step. End your reply with "The answer is X." where X is {what}.'
-
-CHOICE_LETTERS = string.ascii_uppercase
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

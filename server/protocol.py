@@ -236,7 +236,14 @@ class Timings(BaseModel):
 class SolveResponse(BaseModel):
     id: str
     model: str
-    answer: str | None
+    answer: str | None = Field(
+        description="the answer, as MAmmoTH's evaluation extracts it: a chain of thought that states none "
+        "answers with its last number; for multiple choice, an option letter"
+    )
+    strict_answer: str | None = Field(
+        description="the answer under strict extraction: a program's as is, a chain of thought's only if it "
+        "states or boxes it; for multiple choice, an option letter"
+    )
     strategy: str | None = Field(description="the rationale that produced the answer: pot or cot")
     requested_strategy: Strategy
     fallback_reason: str | None
@@ -250,6 +257,7 @@ class SolveResponse(BaseModel):
             id=_id("solve"),
             model=model,
             answer=solution.answer,
+            strict_answer=solution.strict_answer,
             strategy=solution.strategy,
             requested_strategy=requested,
             fallback_reason=solution.fallback_reason,

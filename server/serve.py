@@ -17,9 +17,11 @@ What uvicorn and h11 offer is used, and only the rest is ours:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
+import math
 from typing import Any
 
 import h11
@@ -29,7 +31,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from potcot.server.app import build_app
 from potcot.server.errors import error_body
 from potcot.server.middleware import OPEN_PATHS
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import HttpSettings, ServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -59,20 +61,23 @@ def serve(settings: ServerSettings) -> None:
 
     app = build_app(settings, on_load_failure=stop)
     server = uvicorn.Server(uvicorn_config(app, settings))
-    server.run()
+    # uvicorn handles Ctrl-C (drains, closes the engine and the sandbox), then raises it again for
+    # the caller; a server stopped that way has done what it was asked, as uvicorn's own CLI says.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     failure = app.state.runtime.failure
     if failure:
         raise SystemExit(f"potcot: {failure}")
 
 
-def uvicorn_config(app: Any, settings: ServerSettings) -> uvicorn.Config:
+def uvicorn_config(app: Any, settings: HttpSettings) -> uvicorn.Config:
     """How potcot runs uvicorn; tests start their servers with the same configuration."""
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=settings.graceful_shutdown_s,
+        timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown_s),  # uvicorn takes whole seconds
         access_log=False,
         http=type("PotcotH11Protocol", (GuardedH11Protocol,), {"header_timeout_s": settings.header_timeout_s}),
         h11_max_incomplete_event_size=settings.max_header_bytes,
@@ -121,8 +126,9 @@ class GuardedH11Protocol(H11Protocol):
 
     def send_400_response(self, msg: str) -> None:
         buffered, _ = self.conn.trailing_data
-        if len(buffered) > self.config.h11_max_incomplete_event_size:
-            kilobytes = self.config.h11_max_incomplete_event_size // 1024
+        limit = self.config.h11_max_incomplete_event_size  # potcot always sets it: --max-header-bytes
+        if limit is not None and len(buffered) > limit:
+            kilobytes = limit // 1024
             self._refuse(431, f"the request line and headers are over {kilobytes} KiB")
         else:
             self._refuse(400, "invalid HTTP request")
@@ -142,7 +148,7 @@ class GuardedH11Protocol(H11Protocol):
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large"}
 
 
-def log_access_policy(settings: ServerSettings) -> None:
+def log_access_policy(settings: HttpSettings) -> None:
     """Say who can use the server. Without a key on an address other machines can reach, a loud
     warning, one line per log record so that no log collector can fold it away: the Docker image
     listens on 0.0.0.0, and a forgotten key there hands the model and the sandbox to the network.

@@ -28,6 +28,7 @@ from potcot.server.protocol import (
     is_blank,
 )
 from potcot.server.serving_models import ModelRegistry
+from potcot.server.settings import SolveDefaults
 from potcot.server.solver import Solution, SolveOptions, Solver, Strategy
 from potcot.server.streaming import DONE, engine_error_event, event, primed
 
@@ -71,13 +72,13 @@ class Transcript:
 
 class ChatService:
     def __init__(
-        self, engine: Engine, solver: Solver, models: ModelRegistry, metrics: Metrics, default_max_tokens: int
-    ):
+        self, engine: Engine, solver: Solver, models: ModelRegistry, metrics: Metrics, defaults: SolveDefaults
+    ) -> None:
         self._engine = engine
         self._solver = solver
         self._models = models
         self._metrics = metrics
-        self._default_max_tokens = default_max_tokens
+        self._defaults = defaults
 
     async def create(
         self, request: ChatCompletionRequest, request_id: str
@@ -150,11 +151,12 @@ class ChatService:
         questions = [message.text for message in request.messages if message.role == "user"]
         if not questions or is_blank(questions[-1]):
             raise ApiError(400, "solving models need a user message with the question", param="messages")
-        options = SolveOptions(
-            strategy=strategy,
-            max_tokens=request.token_budget or self._default_max_tokens,
-            # Solving is greedy unless the client asks otherwise, as /solve is.
-            temperature=request.temperature if "temperature" in request.model_fields_set else 0.0,
+        options = SolveOptions.of(
+            self._defaults,
+            strategy,
+            max_tokens=request.token_budget,
+            # Solving is greedy unless the client asks otherwise, as /solve is: chat's own default is 1.
+            temperature=request.temperature if "temperature" in request.model_fields_set else None,
             seed=request.seed,
         )
         if request.stream:

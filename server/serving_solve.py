@@ -6,24 +6,26 @@ from potcot.server.errors import ApiError
 from potcot.server.metrics import Metrics
 from potcot.server.protocol import SolveRequest, SolveResponse
 from potcot.server.serving_models import ModelRegistry
+from potcot.server.settings import SolveDefaults
 from potcot.server.solver import SolveOptions, Solver
 
 
 class SolveService:
-    def __init__(self, solver: Solver, models: ModelRegistry, metrics: Metrics, default_max_tokens: int) -> None:
+    def __init__(self, solver: Solver, models: ModelRegistry, metrics: Metrics, defaults: SolveDefaults) -> None:
         self._solver = solver
         self._models = models
         self._metrics = metrics
-        self._default_max_tokens = default_max_tokens
+        self._defaults = defaults
 
     async def solve(self, request: SolveRequest, request_id: str) -> SolveResponse:
         if self._models.strategy_for(request.model) is not None:
             raise ApiError(400, "/solve takes the plain model id; choose the strategy with 'strategy'", param="model")
         self._models.check_token_budget(request.max_tokens, "max_tokens")
-        options = SolveOptions(
-            strategy=request.strategy,
+        options = SolveOptions.of(
+            self._defaults,
+            request.strategy,
             choices=request.choices,
-            max_tokens=request.max_tokens or self._default_max_tokens,
+            max_tokens=request.max_tokens,
             temperature=request.temperature,
             seed=request.seed,
         )

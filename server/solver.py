@@ -16,13 +16,15 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from potcot.answers import chain_of_thought_answer, extract_program, program_answer
 from potcot.sandbox import ExecutionResult, Sandbox
-from potcot.server import answers, prompts
+from potcot.server import prompts
 from potcot.server.engines import Engine, Generation, SamplingOptions
 from potcot.server.prompts import Prompt, PromptStyle, Rationale
+from potcot.server.settings import DEFAULT_MAX_TOKENS
 
 if TYPE_CHECKING:
-    from potcot.server.settings import ServerSettings
+    from potcot.server.settings import EngineSettings, SolveDefaults
 
 
 class Strategy(enum.StrEnum):
@@ -46,9 +48,26 @@ NOT_AN_OPTION = "not_an_option"
 class SolveOptions:
     strategy: Strategy = Strategy.HYBRID
     choices: Sequence[str] | None = None
-    max_tokens: int = 768
-    temperature: float = 0.0
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float = 0.0  # greedy: a solve is reproducible unless asked otherwise
     seed: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        defaults: SolveDefaults,
+        strategy: Strategy,
+        *,
+        choices: Sequence[str] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> SolveOptions:
+        """What a caller asked for, the configured defaults for what it left out: the one place
+        every way of solving (``/solve``, chat, ``potcot solve``, the offline benchmark) builds
+        its options, so that they all answer alike."""
+        options = cls(strategy, choices, max_tokens or defaults.max_tokens, seed=seed)
+        return options if temperature is None else dataclasses.replace(options, temperature=temperature)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,12 +83,16 @@ class Attempt:
     program: str | None = None
     execution: ExecutionResult | None = None
     answer: str | None = None
+    strict_answer: str | None = None  # a chain of thought's only if it states or boxes it
     failure: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Solution:
     answer: str | None
+    # Strict extraction: a program's answer as is; a chain of thought's only if it states or boxes
+    # it (no falling back to its last number). For multiple choice, a letter.
+    strict_answer: str | None
     strategy: Rationale | None  # the rationale that produced the answer
     fallback_reason: str | None  # why the program of thought was not used, when it was tried
     attempts: tuple[Attempt, ...]
@@ -110,11 +133,12 @@ class Solver:
         self.program_timeout_s = program_timeout_s
 
     @classmethod
-    def for_settings(cls, engine: Engine, sandbox: Sandbox, settings: ServerSettings) -> Solver:
+    def for_settings(cls, engine: Engine, sandbox: Sandbox, settings: EngineSettings) -> Solver:
         """The solver as ``potcot serve`` configures it; ``potcot solve`` and the offline benchmark
-        build theirs here too, so that every mode answers alike."""
+        build theirs here too, so that every mode answers alike. Programs get the sandbox's own
+        time limit."""
         style = prompts.resolve_style(settings.prompt_style, engine.model_name, engine.has_chat_template)
-        return cls(engine, sandbox, style, settings.sandbox_timeout)
+        return cls(engine, sandbox, style, sandbox.limits.timeout_s)
 
     async def solve(
         self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None = None
@@ -138,7 +162,7 @@ class Solver:
     ) -> Attempt:
         prompt = prompts.program_of_thought(question, self.style, options.choices)
         attempt, generation = await self._generate(Rationale.POT, prompt, options, f"{request_id}-pot", observer)
-        program = answers.extract_program(generation.texts[0])
+        program = extract_program(generation.texts[0])
         if program is None:
             return dataclasses.replace(attempt, failure=NO_PROGRAM)
         execution = await self.sandbox.arun(program, timeout=self.program_timeout_s)
@@ -149,20 +173,19 @@ class Solver:
             return dataclasses.replace(attempt, failure=execution.status.value)
         if execution.answer is None:
             return dataclasses.replace(attempt, failure=NO_ANSWER)
-        answer = answers.clean_program_answer(execution.answer)
-        if options.choices:
-            answer = answers.to_choice(answer, options.choices) or answers.to_choice(execution.answer, options.choices)
-        return dataclasses.replace(attempt, answer=answer, failure=None if answer else NOT_AN_OPTION)
+        answer = program_answer(execution.answer, options.choices)
+        if answer is None:
+            return dataclasses.replace(attempt, failure=NOT_AN_OPTION if options.choices else NO_ANSWER)
+        return dataclasses.replace(attempt, answer=answer, strict_answer=answer)
 
     async def _chain_of_thought(
         self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None
     ) -> Attempt:
         prompt = prompts.chain_of_thought(question, self.style, options.choices)
         attempt, generation = await self._generate(Rationale.COT, prompt, options, f"{request_id}-cot", observer)
-        answer = answers.extract_answer(generation.texts[0], options.choices)
-        if options.choices:
-            answer = answers.to_choice(answer, options.choices)
-        return dataclasses.replace(attempt, answer=answer, failure=None if answer else NO_ANSWER)
+        answer = chain_of_thought_answer(generation.texts[0], options.choices)
+        strict = chain_of_thought_answer(generation.texts[0], options.choices, lenient=False)
+        return dataclasses.replace(attempt, answer=answer, strict_answer=strict, failure=None if answer else NO_ANSWER)
 
     async def _generate(
         self,
@@ -191,6 +214,7 @@ def _solution(attempts: list[Attempt], fallback_reason: str | None, started: flo
     final = attempts[-1]
     return Solution(
         answer=final.answer,
+        strict_answer=final.strict_answer,
         strategy=final.rationale if final.answer is not None else None,
         fallback_reason=fallback_reason,
         attempts=tuple(attempts),

@@ -1,70 +1,169 @@
-"""A fine-tuning run as a dataclass, read from a YAML file (``potcot train --config FILE``).
+"""A fine-tuning run read from YAML: potcot's own settings beside TRL's ``SFTConfig`` and peft's ``LoraConfig``.
 
-The defaults are Stanford Alpaca's published recipe, which MAmmoTH's training code descends from:
-learning rate 2e-5, 3 epochs, global batch 128, cosine schedule, warmup ratio 0.03.
+potcot owns only what it adds to TRL: where the model, the data and the output are, the prompt style
+the records are rendered in, and the global batch size a recipe states. How to train is TRL's: the
+``sft:`` mapping goes through TRL's own parser (``trl.TrlParser``) into an ``SFTConfig``, so every
+``SFTConfig`` and ``TrainingArguments`` option works from YAML, with TRL's defaults, without potcot
+naming it. ``lora:`` holds ``peft.LoraConfig`` fields; a run without it fine-tunes every weight::
+
+    model: embedded
+    prompt_style: chat
+    train_file: data/train.jsonl      # paths are relative to this file
+    output_dir: runs/lora
+    global_batch_size: 16
+    lora: {r: 16, lora_alpha: 32, target_modules: all-linear}
+    sft: {learning_rate: 2.0e-4, lr_scheduler_type: cosine, save_total_limit: 2, report_to: none}
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from peft import LoraConfig, TaskType
+from trl import SFTConfig, TrlParser
 
+from potcot.server.prompts import PromptStyle
 
-@dataclasses.dataclass(frozen=True)
-class LoraSettings:
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: str | list[str] = "all-linear"
+_PATHS = ("train_file", "eval_file", "output_dir")
+_SECTIONS = ("sft", "lora")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    train_file: str
-    output_dir: str
+    """One run. ``sft.output_dir`` is ``output_dir``; with ``global_batch_size`` set, ``sft``'s
+    per-device batch is the most one device takes, and training derives the accumulation steps."""
+
+    train_file: Path
+    output_dir: Path
+    sft: SFTConfig
     model: str = "embedded"  # a checkpoint directory, a hub id, or the embedded SmolLM2-135M-Instruct
-    eval_file: str | None = None
-    prompt_style: str = "auto"  # alpaca, chat, or auto (as potcot serve resolves it)
-    lora: LoraSettings | None = None  # full fine-tuning when absent
-    # Stanford Alpaca's recipe (and so MAmmoTH's):
-    learning_rate: float = 2e-5
-    num_train_epochs: float = 3.0
-    global_batch_size: int = 128
-    lr_scheduler_type: str = "cosine"
-    warmup_ratio: float = 0.03
-    # Ours:
-    per_device_batch_size: int = 4
-    max_length: int = 1024
-    max_steps: int = -1  # overrides num_train_epochs when positive
-    gradient_checkpointing: bool = True
-    logging_steps: int = 10
-    save_steps: int = 500
-    eval_steps: int | None = None
-    seed: int = 42
+    eval_file: Path | None = None
+    prompt_style: PromptStyle = PromptStyle.AUTO  # auto resolves as potcot serve does
+    global_batch_size: int | None = None  # None: sft's per-device batch and accumulation steps as given
+    lora: LoraConfig | None = None  # None: full fine-tuning
+
+    def __post_init__(self) -> None:
+        """A global batch that cannot be split fails when the config is read, not after the model loads."""
+        if self.global_batch_size is not None:
+            split_global_batch(self.global_batch_size, self.sft.per_device_train_batch_size, self.sft.world_size)
 
     @classmethod
     def from_file(cls, path: Path) -> TrainConfig:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        """Read a YAML run; relative paths in it are relative to the file, so a config runs from anywhere."""
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of settings")
-        return cls.from_dict(data, relative_to=path.parent)
+        return cls.from_dict(data, base_dir=path.parent)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], relative_to: Path | None = None) -> TrainConfig:
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown settings {unknown}; known: {sorted(known)}")
-        lora = data.get("lora")
-        if isinstance(lora, dict):
-            data = {**data, "lora": LoraSettings(**lora)}
-        elif lora is True:
-            data = {**data, "lora": LoraSettings()}
-        if relative_to is not None:
-            for key in ("train_file", "eval_file", "output_dir"):
-                if data.get(key) and not Path(data[key]).is_absolute():
-                    data = {**data, key: str((relative_to / data[key]).resolve())}
-        return cls(**data)
+    def from_dict(cls, data: Mapping[str, Any], base_dir: Path | None = None) -> TrainConfig:
+        """Build a run from a mapping shaped like the YAML file; unknown keys are errors that name them."""
+        _check_top_level(data)
+        settings = {key: value for key, value in data.items() if key not in _SECTIONS}
+        for key in _PATHS:
+            if settings.get(key) is not None:
+                settings[key] = _path(settings[key], base_dir)
+        if "prompt_style" in settings:
+            settings["prompt_style"] = _prompt_style(settings["prompt_style"])
+        sft_options = _section(data, "sft")
+        if settings.get("global_batch_size") is not None and "gradient_accumulation_steps" in sft_options:
+            raise ValueError(
+                "set global_batch_size or sft.gradient_accumulation_steps, not both: "
+                "the accumulation steps are derived from the global batch size"
+            )
+        lora = parse_lora(_section(data, "lora")) if data.get("lora") is not None else None
+        return cls(**settings, sft=parse_sft(sft_options, settings["output_dir"]), lora=lora)
+
+
+def split_global_batch(global_batch_size: int, max_per_device: int, world_size: int) -> tuple[int, int]:
+    """Per-device batch and accumulation steps that make exactly ``global_batch_size`` on ``world_size`` processes.
+
+    A recipe states its global batch (Alpaca's and MAmmoTH's 128); the per-device batch is what fits in
+    memory. The per-device batch taken is the largest at most ``max_per_device`` that divides each
+    process's share, so the recipe holds on any number of devices instead of being rounded down.
+    """
+    if isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int) or global_batch_size < 1:
+        raise ValueError(f"global_batch_size: expected a positive integer, got {global_batch_size!r}")
+    if global_batch_size % world_size:
+        raise ValueError(f"global_batch_size {global_batch_size} does not divide among {world_size} processes")
+    share = global_batch_size // world_size
+    per_device = next(size for size in range(min(max_per_device, share), 0, -1) if share % size == 0)
+    return per_device, share // per_device
+
+
+def parse_sft(options: Mapping[str, Any], output_dir: Path) -> SFTConfig:
+    """``SFTConfig`` through TRL's parser, so YAML values get the types TRL's command line gives them
+    (YAML 1.1 reads ``2e-5`` as a string) and every default is TRL's."""
+    _reject_unknown("sft", options, SFTConfig)
+    if "output_dir" in options:
+        raise ValueError("sft.output_dir: set output_dir at the top level, beside the data files")
+    parser = TrlParser(SFTConfig)
+    parser.set_defaults_with_config(**options, output_dir=str(output_dir))
+    (sft,) = parser.parse_args_into_dataclasses(args=[])
+    return sft
+
+
+def parse_lora(options: Mapping[str, Any]) -> LoraConfig:
+    """peft's ``LoraConfig`` as written, for a causal language model unless the YAML says otherwise
+    (SFTTrainer trains nothing else)."""
+    _reject_unknown("lora", options, LoraConfig)
+    return LoraConfig(**{"task_type": TaskType.CAUSAL_LM, **options})
+
+
+def _check_top_level(data: Mapping[str, Any]) -> None:
+    """Name an unknown key, and point a TrainingArguments option written at the top level to ``sft:``."""
+    known = [field.name for field in dataclasses.fields(TrainConfig)]
+    trl_options = _init_fields(SFTConfig)
+    for key in data:
+        if key in known:
+            continue
+        if key in trl_options:
+            raise ValueError(f"{key!r} is an SFTConfig option: put it under sft:")
+        raise ValueError(f"unknown setting {key!r}{_suggestion(key, known)}; potcot's settings are {known}")
+    missing = [key for key in ("train_file", "output_dir") if data.get(key) is None]
+    if missing:
+        raise ValueError(f"missing settings {missing}")
+
+
+def _reject_unknown(section: str, options: Mapping[str, Any], dataclass_type: type) -> None:
+    known = _init_fields(dataclass_type)
+    for key in options:
+        if key not in known:
+            name = dataclass_type.__name__
+            raise ValueError(f"{section}.{key}: not an option of {name}{_suggestion(key, known)}")
+
+
+def _init_fields(dataclass_type: type) -> list[str]:
+    return [field.name for field in dataclasses.fields(dataclass_type) if field.init]
+
+
+def _suggestion(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    section = data.get(name) or {}
+    if not isinstance(section, Mapping):
+        raise ValueError(f"{name}: expected a mapping of options, got {section!r}")
+    return section
+
+
+def _path(value: str | Path, base_dir: Path | None) -> Path:
+    path = Path(value)
+    return (base_dir / path).resolve() if base_dir is not None and not path.is_absolute() else path
+
+
+def _prompt_style(value: str | PromptStyle) -> PromptStyle:
+    try:
+        return PromptStyle(value)
+    except ValueError:
+        raise ValueError(f"prompt_style: {value!r} is not one of {[style.value for style in PromptStyle]}") from None

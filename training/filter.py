@@ -1,5 +1,7 @@
 """The paper's quality filter: keep a program of thought only if running it gives the reference
-answer. Also how a user cleans programs synthesised by a stronger model."""
+answer. Also how a user cleans programs synthesised by a stronger model. A program's answer is read
+as the solver reads it when it serves (``potcot.answers.program_answer``), so the filter keeps
+exactly the programs that would have answered right."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import collections
 import dataclasses
 from collections.abc import Sequence
 
-from potcot.benchmarks.grading import Grader
-from potcot.sandbox import Sandbox
+from potcot.answers import Grader, program_answer
+from potcot.sandbox import ExecutionResult, Sandbox
 from potcot.training.records import RationaleRecord
 
 KEPT = "kept"
@@ -38,13 +40,18 @@ def filter_programs(
     kept: list[RationaleRecord] = []
     counts: collections.Counter[str] = collections.Counter()
     for record, result in zip(records, results, strict=True):
-        if not result.ok:
-            counts[result.status.value] += 1
-        elif result.answer is None:
-            counts[NO_ANSWER] += 1
-        elif grader.match(result.answer, record.answer):
-            counts[KEPT] += 1
+        outcome = _outcome(record, result, grader)
+        counts[outcome] += 1
+        if outcome == KEPT:
             kept.append(record)
-        else:
-            counts[WRONG_ANSWER] += 1
     return kept, FilterReport(dict(counts))
+
+
+def _outcome(record: RationaleRecord, result: ExecutionResult, grader: Grader) -> str:
+    """How one program ended: the sandbox's status when it failed, else whether its answer is right."""
+    if not result.ok:
+        return result.status.value
+    answer = program_answer(result.answer) if result.answer is not None else None
+    if answer is None:
+        return NO_ANSWER
+    return KEPT if grader.match(answer, record.answer) else WRONG_ANSWER

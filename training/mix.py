@@ -43,10 +43,13 @@ class MixStats:
     held_out: int
 
 
-def mix(records: Iterable[RationaleRecord], config: MixConfig) -> tuple[list[dict], list[dict], MixStats]:
+def mix(
+    records: Iterable[RationaleRecord], config: MixConfig
+) -> tuple[list[dict[str, str]], list[dict[str, str]], MixStats]:
     unique = _deduplicated(records)
     balanced = _balanced(unique.records, config)
-    train, held_out = [], []
+    train: list[dict[str, str]] = []
+    held_out: list[dict[str, str]] = []
     for record in balanced:
         (held_out if _held_out(record.question, config) else train).append(_alpaca_record(record, config.style))
     cot = sum(record.rationale is Rationale.COT for record in balanced)

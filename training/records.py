@@ -51,7 +51,8 @@ def write_jsonl(path: Path, rows: Iterable[object]) -> int:
     count = 0
     with path.open("w", encoding="utf-8") as output:
         for row in rows:
-            output.write(json.dumps(dataclasses.asdict(row) if dataclasses.is_dataclass(row) else row) + "\n")
+            record = dataclasses.asdict(row) if dataclasses.is_dataclass(row) and not isinstance(row, type) else row
+            output.write(json.dumps(record) + "\n")
             count += 1
     return count
 
@@ -60,7 +61,8 @@ def chain_of_thought(row: dict[str, object]) -> RationaleRecord | None:
     """A training-split row's worked solution as a chain of thought ending the way potcot's CoT
     prompts ask: GSM8K's annotations removed and its ``#### N`` line as "The answer is N."; MATH's
     solution as written (it ends in ``\\boxed{}``)."""
-    solution = (row.get("meta") or {}).get("solution")  # type: ignore[union-attr]
+    meta = row.get("meta")
+    solution = meta.get("solution") if isinstance(meta, dict) else None
     if not isinstance(solution, str) or not solution.strip():
         return None
     text = _ANNOTATION.sub("", solution).strip()

@@ -1,94 +1,111 @@
 """Supervised fine-tuning on an instruction set from ``potcot data mix``, with TRL's SFTTrainer.
 
-Prompts are rendered by ``server.prompts`` in the model's prompt style, and the loss falls on the
-response tokens only. Full fine-tuning or LoRA (peft); bfloat16 on GPU, float32 on CPU; gradient
-checkpointing; resumes from the last checkpoint in the output directory. Several GPUs or nodes go
-through accelerate (DeepSpeed ZeRO or FSDP), e.g.::
+Prompts are rendered by ``server.prompts`` in the model's prompt style, and TRL puts the loss on
+the response tokens only. Everything else about training (precision, schedule, checkpoints,
+logging, gradient checkpointing) is the run's ``SFTConfig``; potcot derives only the per-device
+batch and accumulation steps from a global batch size, and resumes from the last checkpoint in
+the output directory. Several GPUs or nodes go through accelerate (DeepSpeed ZeRO or FSDP)::
 
     accelerate launch --config_file training/configs/accelerate_fsdp.yaml -m potcot.training.sft CONFIG
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from datasets import Dataset
-from peft import LoraConfig
-from transformers import AutoTokenizer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from matplotlib.figure import Figure
+from transformers import (
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
 from potcot.server.prompts import PromptStyle, render, resolve_style
-from potcot.server.settings import ServerSettings
-from potcot.training.config import TrainConfig
+from potcot.server.settings import EngineSettings
+from potcot.training.config import TrainConfig, split_global_batch
 from potcot.training.records import read_jsonl
 
 logger = logging.getLogger(__name__)
 
 
 def train(config: TrainConfig) -> Path:
-    """Fine-tune, save the model (or LoRA adapter) and tokenizer to ``output_dir``, draw the loss curve."""
+    """Fine-tune, then save the model (or LoRA adapter), tokenizer, log history and loss curve to ``output_dir``."""
+    args = training_arguments(config)
     model_path, model_name = _model(config.model)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    style = resolve_style(PromptStyle(config.prompt_style), model_name, bool(tokenizer.chat_template))
-    on_gpu = torch.cuda.is_available()
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    output_dir = Path(config.output_dir)
-    args = SFTConfig(
-        output_dir=str(output_dir),
-        learning_rate=config.learning_rate,
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.per_device_batch_size,
-        gradient_accumulation_steps=max(1, config.global_batch_size // (config.per_device_batch_size * world_size)),
-        lr_scheduler_type=config.lr_scheduler_type,
-        warmup_steps=config.warmup_ratio,  # below 1: a share of the training steps
-        max_length=config.max_length,
-        gradient_checkpointing=config.gradient_checkpointing,
-        bf16=on_gpu,
-        use_cpu=not on_gpu,
-        model_init_kwargs={"dtype": torch.bfloat16 if on_gpu else torch.float32},
-        completion_only_loss=True,
-        logging_steps=config.logging_steps,
-        save_steps=config.save_steps,
-        save_total_limit=2,
-        eval_strategy="steps" if config.eval_file else "no",
-        eval_steps=config.eval_steps or config.save_steps,
-        seed=config.seed,
-        report_to="none",
-    )
+    style = resolve_style(config.prompt_style, model_name, bool(tokenizer.chat_template))
     trainer = SFTTrainer(
         model=str(model_path),
         args=args,
-        train_dataset=_examples(Path(config.train_file), style),
-        eval_dataset=_examples(Path(config.eval_file), style) if config.eval_file else None,
+        train_dataset=_examples(config.train_file, style),
+        eval_dataset=_examples(config.eval_file, style) if config.eval_file else None,
         processing_class=tokenizer,
-        peft_config=_lora(config),
+        peft_config=copy.deepcopy(config.lora),  # peft fills in the config it is given; the run stays reusable
         callbacks=[ThroughputCallback()],
     )
+    trainer.train(resume_from_checkpoint=_checkpoint(args))
+    _save(trainer, tokenizer, config.output_dir)
+    return config.output_dir
+
+
+def training_arguments(config: TrainConfig) -> SFTConfig:
+    """The run's ``SFTConfig`` as parsed, with the batch split derived from ``global_batch_size`` when set."""
+    if config.global_batch_size is None:
+        return config.sft
+    world_size = config.sft.world_size
+    per_device, accumulation = split_global_batch(
+        config.global_batch_size, config.sft.per_device_train_batch_size, world_size
+    )
+    logger.info(
+        "global batch %d = %d per device x %d processes x %d accumulation steps",
+        config.global_batch_size,
+        per_device,
+        world_size,
+        accumulation,
+    )
+    return dataclasses.replace(
+        config.sft, per_device_train_batch_size=per_device, gradient_accumulation_steps=accumulation
+    )
+
+
+def _checkpoint(args: SFTConfig) -> str | None:
+    """``resume_from_checkpoint`` when given, else the last checkpoint in the output directory, so a
+    run that was stopped picks up where it was when started again."""
+    if args.resume_from_checkpoint:
+        return args.resume_from_checkpoint
+    output_dir = Path(args.output_dir)
     checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     if checkpoint:
         logger.info("resuming from %s", checkpoint)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    return checkpoint
+
+
+def _save(trainer: SFTTrainer, tokenizer: PreTrainedTokenizerBase, output_dir: Path) -> None:
+    """A checkpoint directory that vLLM loads as is, with the run's log history and loss curve beside it."""
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
     history = trainer.state.log_history
     (output_dir / "log_history.json").write_text(json.dumps(history, indent=2), encoding="utf-8")
     draw_loss_curve(history, output_dir / "loss.png")
-    return output_dir
 
 
 def _model(model: str) -> tuple[Path | str, str]:
     if model == "embedded":
-        return embedded_model_dir(ServerSettings().cache_dir), EMBEDDED_MODEL_NAME
+        return embedded_model_dir(EngineSettings().cache_dir), EMBEDDED_MODEL_NAME
     return model, model
 
 
@@ -96,6 +113,7 @@ def _examples(path: Path, style: PromptStyle) -> Dataset:
     """Instruction records as TRL prompt/completion pairs: text for Alpaca-style models, messages
     for chat models (TRL applies the chat template and masks the prompt either way)."""
     records = read_jsonl(path)
+    rows: list[dict[str, Any]]
     if style is PromptStyle.CHAT:
         rows = [
             {
@@ -107,18 +125,6 @@ def _examples(path: Path, style: PromptStyle) -> Dataset:
     else:
         rows = [{"prompt": render(r["instruction"], style).text, "completion": r["output"]} for r in records]
     return Dataset.from_list(rows)
-
-
-def _lora(config: TrainConfig) -> LoraConfig | None:
-    if config.lora is None:
-        return None
-    return LoraConfig(
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
 
 
 class ThroughputCallback(TrainerCallback):
@@ -158,12 +164,9 @@ class ThroughputCallback(TrainerCallback):
 
 
 def draw_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4))
+    """Training and held-out loss by step, drawn without pyplot so that no global backend is chosen."""
+    figure = Figure(figsize=(7, 4))
+    axes = figure.add_subplot()
     for key, label in (("loss", "training loss"), ("eval_loss", "held-out loss")):
         points = [(entry["step"], entry[key]) for entry in history if key in entry]
         if points:
@@ -173,11 +176,12 @@ def draw_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def main() -> None:
     """``python -m potcot.training.sft CONFIG``: the entry point for ``accelerate launch``."""
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m potcot.training.sft CONFIG")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     train(TrainConfig.from_file(Path(sys.argv[1])))
 

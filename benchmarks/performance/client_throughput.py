@@ -25,9 +25,9 @@ from pathlib import Path
 
 import httpx
 
+from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, HttpSolver, run_benchmark, solve_request
 from potcot.benchmarks.datasets import default_data_dir, load_dataset
-from potcot.benchmarks.grading import Grader
 from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.server.solver import Strategy
 

@@ -1236,7 +1236,7 @@ def matrix_power(rng: random.Random) -> Params:
     average = sum(result.values()) / count
     print(round(average, 2))
 """)
-def annotations(rng: random.Random) -> Params:
+def type_hints(rng: random.Random) -> Params:
     """Type hints on functions and variables, with and without values."""
     names = ["ann", "bob", "cy"]
     return {"lines": [f"{rng.choice(names)}: {rng.randint(1, 50)}" for _ in range(6)], "bonus": rng.randint(0, 5)}

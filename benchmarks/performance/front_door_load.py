@@ -28,11 +28,17 @@ import statistics
 import sys
 import tempfile
 import time
+from asyncio import StreamReader, StreamWriter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+from starlette.types import Receive, Scope, Send
 
 from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
+
+# One hostile client's move on an open connection; it says how the server answered.
+Attack = Callable[[StreamReader, StreamWriter, float], Awaitable[str]]
 
 STUB_MODEL = "stub-model"
 CAPACITY = 16
@@ -53,7 +59,7 @@ class StubUpstream:
         self.most_held = 0
         self.served = 0
 
-    async def __call__(self, scope: dict, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
@@ -68,7 +74,7 @@ class StubUpstream:
         else:
             await _json(send, {"error": {"message": "not found"}}, 404)
 
-    async def _complete(self, path: str, receive, send) -> None:
+    async def _complete(self, path: str, receive: Receive, send: Send) -> None:
         body = b""
         while True:
             message = await receive()
@@ -84,9 +90,9 @@ class StubUpstream:
             self.holding -= 1
         self.served += 1
         chat = path == "/v1/chat/completions"
-        events = []
+        events: list[dict[str, object]] = []
         for index in range(n):
-            choice = {"index": index, "finish_reason": "stop"}
+            choice: dict[str, object] = {"index": index, "finish_reason": "stop"}
             choice.update({"delta": {"content": "The answer is 42."}} if chat else {"text": " 42"})
             events.append({"choices": [choice]})
         events.append({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 5}})
@@ -96,7 +102,7 @@ class StubUpstream:
         await send({"type": "http.response.body", "body": payload})
 
 
-async def _json(send, value: object, status: int = 200) -> None:
+async def _json(send: Send, value: object, status: int = 200) -> None:
     body = json.dumps(value).encode()
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
@@ -124,7 +130,9 @@ def run_stub(port: int, delay_s: float) -> None:
 # --- clients ----------------------------------------------------------------------------------
 
 
-async def normal_client(url: str, until: float, latencies: list[float], statuses: collections.Counter) -> None:
+async def normal_client(
+    url: str, until: float, latencies: list[float], statuses: collections.Counter[int | str]
+) -> None:
     body = {"model": STUB_MODEL, "messages": [{"role": "user", "content": "What is six times seven?"}]}
     async with httpx.AsyncClient(timeout=30) as client:
         while time.monotonic() < until:
@@ -147,7 +155,7 @@ async def _status_of(reader: asyncio.StreamReader, timeout_s: float) -> str:
     return parts[1].decode() if len(parts) > 1 else "closed"
 
 
-async def _hostile(name: str, url_port: int, until: float, outcomes: collections.Counter, attack) -> None:
+async def _hostile(name: str, url_port: int, until: float, outcomes: collections.Counter[str], attack: Attack) -> None:
     """Repeat one attack on fresh connections until the phase ends."""
     while time.monotonic() < until:
         try:
@@ -174,7 +182,7 @@ async def _answer_within(reader: asyncio.StreamReader, timeout_s: float) -> str 
     return parts[1].decode() if len(parts) > 1 else "closed"
 
 
-async def _trickle(reader, writer, until: float, data: bytes) -> str:
+async def _trickle(reader: StreamReader, writer: StreamWriter, until: float, data: bytes) -> str:
     """Send ``data`` a byte a second, until the server answers or closes."""
     for byte in data:
         writer.write(bytes([byte]))
@@ -187,7 +195,7 @@ async def _trickle(reader, writer, until: float, data: bytes) -> str:
     return "sent all"
 
 
-async def _trickle_chunked(reader, writer, until: float) -> str:
+async def _trickle_chunked(reader: StreamReader, writer: StreamWriter, until: float) -> str:
     writer.write(
         b"POST /solve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
@@ -196,18 +204,18 @@ async def _trickle_chunked(reader, writer, until: float) -> str:
     )
 
 
-async def _short_content_length(reader, writer, until: float) -> str:
+async def _short_content_length(reader: StreamReader, writer: StreamWriter, until: float) -> str:
     writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Content-Length: 1000\r\n\r\n{\"model\": ")  # fmt: skip
     await writer.drain()
     return await _status_of(reader, max(until - time.monotonic(), 0.1))
 
 
-async def _trickle_headers(reader, writer, until: float) -> str:
+async def _trickle_headers(reader: StreamReader, writer: StreamWriter, until: float) -> str:
     return await _trickle(reader, writer, until, b"POST /solve HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 300)
 
 
-async def _huge_chunked_body(reader, writer, until: float) -> str:
+async def _huge_chunked_body(reader: StreamReader, writer: StreamWriter, until: float) -> str:
     writer.write(
         b"POST /solve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
@@ -215,23 +223,29 @@ async def _huge_chunked_body(reader, writer, until: float) -> str:
     for _ in range(300):
         writer.write(chunk)
         await writer.drain()
-        if reader._buffer or reader.at_eof():
+        if _answered(reader):
             break
     return await _status_of(reader, 5.0)
 
 
-async def _huge_header(reader, writer, until: float) -> str:
+def _answered(reader: StreamReader) -> bool:
+    """Whether the server has answered or closed, without consuming its answer: asyncio offers no
+    public way to ask whether bytes are waiting."""
+    return bool(reader._buffer) or reader.at_eof()  # type: ignore[attr-defined]
+
+
+async def _huge_header(reader: StreamReader, writer: StreamWriter, until: float) -> str:
     writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
     piece = b"a" * 2**20
     for _ in range(60):
         writer.write(piece)
         await writer.drain()
-        if reader._buffer or reader.at_eof():
+        if _answered(reader):
             break
     return await _status_of(reader, 5.0)
 
 
-async def _many_prompts(reader, writer, until: float) -> str:
+async def _many_prompts(reader: StreamReader, writer: StreamWriter, until: float) -> str:
     body = json.dumps({"model": STUB_MODEL, "prompt": ["1 + 1 ="] * 10_000}).encode()
     writer.write(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Content-Length: %d\r\n\r\n" % len(body) + body)  # fmt: skip
@@ -251,7 +265,7 @@ ATTACKS = {
 
 async def hostile_clients(port: int, phase_s: float, slow_clients: int) -> dict[str, int]:
     until = time.monotonic() + phase_s
-    outcomes: collections.Counter = collections.Counter()
+    outcomes: collections.Counter[str] = collections.Counter()
     counts = {"chunked body, a byte a second": slow_clients, "Content-Length never filled": slow_clients,
               "headers, a byte a second": slow_clients, "300 MB chunked body": 2, "60 MiB header": 2,
               "10,000 prompts": 2}  # fmt: skip
@@ -262,15 +276,19 @@ async def hostile_clients(port: int, phase_s: float, slow_clients: int) -> dict[
     return dict(outcomes)
 
 
-def _hostile_process(port: int, phase_s: float, slow_clients: int, results: multiprocessing.Queue) -> None:
+def _hostile_process(
+    port: int, phase_s: float, slow_clients: int, results: multiprocessing.Queue[dict[str, int]]
+) -> None:
     results.put(asyncio.run(hostile_clients(port, phase_s, slow_clients)))
 
 
-async def phase(url: str, port: int, args: argparse.Namespace, hostile: bool) -> tuple[list[float], dict, dict]:
+async def phase(
+    url: str, port: int, args: argparse.Namespace, hostile: bool
+) -> tuple[list[float], dict[int | str, int], dict[str, int]]:
     """Normal clients in this process; hostile ones, if any, in another, so that their own work
     does not slow the measuring event loop."""
     latencies: list[float] = []
-    statuses: collections.Counter = collections.Counter()
+    statuses: collections.Counter[int | str] = collections.Counter()
     outcomes: dict[str, int] = {}
     attackers = None
     if hostile:
@@ -326,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     report(results)
 
 
-def report(results: dict[bool, tuple[list[float], dict, dict]]) -> None:
+def report(results: dict[bool, tuple[list[float], dict[int | str, int], dict[str, int]]]) -> None:
     rows = {}
     for hostile, (latencies, statuses, _) in results.items():
         label = "with hostile clients" if hostile else "alone"

@@ -3,7 +3,7 @@
     python -m potcot.benchmarks.performance.gsm8k_pot_yield [--input ../shared/data/train/gsm8k.jsonl]
 
 Converts every rationale (``training.gsm8k_pot``), runs the programs in the sandbox, and counts the
-rows whose program prints the gold answer (``benchmarks.grading``). For comparison, it also counts
+rows whose program prints the gold answer (``potcot.answers``). For comparison, it also counts
 the rows where simply taking the value of the last calculator annotation gives the gold answer.
 Exits non-zero below 95%.
 """
@@ -15,8 +15,8 @@ import re
 import sys
 from pathlib import Path
 
+from potcot.answers import Grader
 from potcot.benchmarks.datasets import default_data_dir
-from potcot.benchmarks.grading import Grader
 from potcot.sandbox import Sandbox
 from potcot.training.filter import filter_programs
 from potcot.training.gsm8k_pot import convert
@@ -27,7 +27,8 @@ REQUIRED_YIELD = 0.95
 
 
 def last_annotation_agrees(row: dict[str, object], grader: Grader) -> bool:
-    annotations = _LAST_ANNOTATION.findall(str((row.get("meta") or {}).get("solution", "")))  # type: ignore[union-attr]
+    meta = row.get("meta")
+    annotations = _LAST_ANNOTATION.findall(str(meta.get("solution", "")) if isinstance(meta, dict) else "")
     return bool(annotations) and grader.match(annotations[-1], str(row["answer"]))
 
 

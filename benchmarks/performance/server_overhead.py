@@ -1,18 +1,21 @@
 """Server overhead: potcot's chat passthrough against vLLM's own OpenAI server, on the same model.
 
-    python -m potcot.benchmarks.performance.server_overhead [--requests 64] [--concurrency 16] [--max-tokens 128]
+    python -m potcot.benchmarks.performance.server_overhead [--rounds 5] [--requests 64] [--concurrency 16]
 
-In one run: start ``vllm serve`` (as a module), send the same chat requests at the same
-concurrency, stop it; start ``potcot serve`` with the same engine settings, send them again
-through the passthrough; print both throughputs (generated tokens/s) and their ratio. Then time
-``/solve`` one request at a time and print its overhead beyond generation (client latency minus
-the generation time the server reports): prompts, program extraction, the sandbox run, HTTP.
+In one run: start ``vllm serve`` (as a module) and ``potcot serve`` with the same engine settings,
+side by side; then, for several rounds, send the same chat requests at the same concurrency to each
+in turn (the order alternates, so a drift of the machine's speed falls on both alike), and print the
+median of the rounds' throughput ratios with its spread. One measurement of each moves with the
+machine's noise by more than the overhead being measured. Then time ``/solve`` one request at a time
+and print its overhead beyond generation (client latency minus the generation time the server
+reports): prompts, program extraction, the sandbox run, HTTP.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -23,7 +26,7 @@ import openai
 
 from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve, vllm_serve
 from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import EngineSettings
 
 ENGINE_FLAGS = ("--max-model-len", "2048", "--gpu-memory-utilization", "0.3")
 QUESTIONS = [
@@ -35,25 +38,32 @@ QUESTIONS = [
 ]
 
 
-async def chat_load(url: str, model: str, requests: int, concurrency: int, max_tokens: int) -> tuple[float, int]:
-    """Generated tokens per second for ``requests`` chat completions, ``concurrency`` at a time."""
+@dataclasses.dataclass(frozen=True)
+class ChatLoad:
+    model: str
+    requests: int
+    concurrency: int
+    max_tokens: int
+
+
+async def chat_load(url: str, load: ChatLoad) -> tuple[float, int]:
+    """Generated tokens per second for ``load.requests`` chat completions, ``load.concurrency`` at a time."""
     client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600)
-    slots = asyncio.Semaphore(concurrency)
+    slots = asyncio.Semaphore(load.concurrency)
 
     async def one(index: int) -> int:
         async with slots:
             completion = await client.chat.completions.create(
-                model=model,
+                model=load.model,
                 messages=[{"role": "user", "content": QUESTIONS[index % len(QUESTIONS)]}],
-                max_tokens=max_tokens,
+                max_tokens=load.max_tokens,
                 temperature=0.7,
                 seed=index,
             )
-            return completion.usage.completion_tokens
+            return completion.usage.completion_tokens if completion.usage else 0
 
-    await asyncio.gather(*(one(index) for index in range(concurrency)))  # warm-up
     started = time.perf_counter()
-    tokens = sum(await asyncio.gather(*(one(index) for index in range(requests))))
+    tokens = sum(await asyncio.gather(*(one(index) for index in range(load.requests))))
     elapsed = time.perf_counter() - started
     await client.close()
     return tokens / elapsed, tokens
@@ -73,38 +83,54 @@ def solve_overheads(url: str, count: int) -> list[float]:
     return overheads
 
 
+def compare_rounds(vllm_url: str, potcot_url: str, rounds: int, load: ChatLoad) -> list[tuple[float, float]]:
+    """(vLLM, potcot) generated tokens/s per round; odd rounds measure potcot first."""
+    measured = []
+    for round_index in range(rounds):
+        order = [vllm_url, potcot_url] if round_index % 2 == 0 else [potcot_url, vllm_url]
+        rates = {url: asyncio.run(chat_load(url, load))[0] for url in order}
+        measured.append((rates[vllm_url], rates[potcot_url]))
+        print(f"round {round_index + 1}: vLLM {rates[vllm_url]:6.1f}, potcot {rates[potcot_url]:6.1f} tokens/s")
+    return measured
+
+
+def report_ratio(measured: list[tuple[float, float]]) -> None:
+    ratios = sorted(potcot / vllm for vllm, potcot in measured)
+    print(f"vLLM's own server:   {statistics.median(rate for rate, _ in measured):7.1f} generated tokens/s (median)")
+    print(f"potcot passthrough:  {statistics.median(rate for _, rate in measured):7.1f} generated tokens/s (median)")
+    print(f"ratio:               {statistics.median(ratios):7.3f} (potcot / vLLM, median of {len(ratios)} rounds; "
+          f"spread {ratios[0]:.3f} to {ratios[-1]:.3f})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--solves", type=int, default=32)
     args = parser.parse_args()
+    load = ChatLoad(EMBEDDED_MODEL_NAME, args.requests, args.concurrency, args.max_tokens)
 
-    model_dir = str(embedded_model_dir(ServerSettings().cache_dir))
+    model_dir = str(embedded_model_dir(EngineSettings().cache_dir))
     logs = Path(tempfile.mkdtemp(prefix="potcot-bench-"))
-    print(f"model: {EMBEDDED_MODEL_NAME}; {args.requests} chat requests of {args.max_tokens} tokens, "
-          f"{args.concurrency} at a time; server logs in {logs}")  # fmt: skip
+    print(f"model: {EMBEDDED_MODEL_NAME}; {args.rounds} rounds of {args.requests} chat requests of "
+          f"{args.max_tokens} tokens, {args.concurrency} at a time; server logs in {logs}")  # fmt: skip
 
-    port = free_port()
+    vllm_port, potcot_port = free_port(), free_port()
     vllm_flags = (*ENGINE_FLAGS, "--enforce-eager", "--served-model-name", EMBEDDED_MODEL_NAME)
-    with ServerProcess(vllm_serve(port, model_dir, *vllm_flags), port, logs / "vllm.log") as vllm:
+    with (
+        ServerProcess(vllm_serve(vllm_port, model_dir, *vllm_flags), vllm_port, logs / "vllm.log") as vllm,
+        ServerProcess(potcot_serve(potcot_port, *ENGINE_FLAGS), potcot_port, logs / "potcot.log") as potcot,
+    ):
         vllm.wait_until_healthy()
-        vllm_rate, vllm_tokens = asyncio.run(
-            chat_load(vllm.url, EMBEDDED_MODEL_NAME, args.requests, args.concurrency, args.max_tokens)
-        )
-
-    port = free_port()
-    with ServerProcess(potcot_serve(port, *ENGINE_FLAGS), port, logs / "potcot.log") as potcot:
         potcot.wait_until_healthy()
-        potcot_rate, potcot_tokens = asyncio.run(
-            chat_load(potcot.url, EMBEDDED_MODEL_NAME, args.requests, args.concurrency, args.max_tokens)
-        )
+        for url in (vllm.url, potcot.url):
+            asyncio.run(chat_load(url, dataclasses.replace(load, requests=load.concurrency)))  # warm-up
+        measured = compare_rounds(vllm.url, potcot.url, args.rounds, load)
         overheads = solve_overheads(potcot.url, args.solves)
 
-    print(f"vLLM's own server:   {vllm_rate:7.1f} generated tokens/s ({vllm_tokens} tokens)")
-    print(f"potcot passthrough:  {potcot_rate:7.1f} generated tokens/s ({potcot_tokens} tokens)")
-    print(f"ratio:               {potcot_rate / vllm_rate:7.3f} (potcot / vLLM)")
+    report_ratio(measured)
     quantiles = statistics.quantiles(overheads, n=10)
     print(
         f"/solve overhead beyond generation, {len(overheads)} requests one at a time: "

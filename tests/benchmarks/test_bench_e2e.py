@@ -6,9 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.benchmarks.results import ResultsFile
 from tests.conftest import DATA_DIR, ENGINE_FLAGS
+
+pytestmark = pytest.mark.slow  # potcot bench against the real engine
 
 POTCOT = str(Path(sys.executable).with_name("potcot"))
 SUITE = ("--datasets", "gsm8k,aqua", "--data-dir", str(DATA_DIR), "--limit", "3", "--max-tokens", "48", "--seed", "0")

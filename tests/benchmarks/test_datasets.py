@@ -40,6 +40,12 @@ ROWS = [
     ("empty answer", '{"id": "a", "question": "q", "answer": " "}', "'answer'"),
     ("one choice", '{"id": "a", "question": "q", "answer": "A", "choices": ["x"]}', "'choices'"),
     ("letter out of range", '{"id": "a", "question": "q", "answer": "C", "choices": ["x", "y"]}', "letter"),
+    ("two letters", '{"id": "a", "question": "q", "answer": "AB", "choices": ["x", "y"]}', "letter"),
+    (
+        "more options than letters",
+        json.dumps({"id": "a", "question": "q", "answer": "A", "choices": ["x"] * 27}),
+        "2 to 26",
+    ),
 ]
 
 
@@ -62,3 +68,9 @@ def test_unknown_dataset_and_missing_file(tmp_path: Path) -> None:
         load_dataset("gsm9k", DATA_DIR)
     with pytest.raises(FileNotFoundError, match="--data-dir"):
         load_dataset("math", tmp_path)
+
+
+def test_option_letters_go_past_j() -> None:
+    row = {"id": "a", "question": "q", "answer": "z", "choices": [f"option {n}" for n in range(26)]}
+    item = parse_row(json.dumps(row))
+    assert item.answer == "z" and len(item.choices) == 26

@@ -1,7 +1,7 @@
 import dataclasses
 from pathlib import Path
 
-from potcot.benchmarks.results import ItemResult, ResultsFile
+from potcot.benchmarks.results import ItemResult, ResultsFile, RunState, Session
 
 
 def result(identifier: str, correct: bool = True) -> ItemResult:
@@ -27,3 +27,12 @@ def test_a_line_cut_short_by_a_crash_is_dropped_and_not_glued_to(tmp_path: Path)
     resumed = ResultsFile(path)
     resumed.append(result("c"))
     assert [item.id for item in resumed.read()] == ["a", "c"]
+
+
+def test_run_state_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    assert RunState.read(path) == RunState()
+    state = RunState({"grading": "strict"}, {"gsm8k/cot": [Session(3, 1.5, 120)]}, {"gsm8k": 1})
+    state.write(path)
+    assert RunState.read(path) == state
+    assert '"items": 3' in path.read_text()

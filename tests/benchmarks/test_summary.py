@@ -1,8 +1,8 @@
 import json
 from pathlib import Path
 
-from potcot.benchmarks.results import ItemResult
-from potcot.benchmarks.summary import Session, comparison_table, draw_chart, markdown_table, summarize
+from potcot.benchmarks.results import ItemResult, Session
+from potcot.benchmarks.summary import comparison_table, draw_chart, markdown_table, summarize
 from tests.conftest import DATA_DIR
 
 RESULTS = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import uvicorn
 
@@ -15,14 +15,16 @@ from potcot.server.app import build_app
 from potcot.server.engines import Engine, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
 from potcot.server.serve import uvicorn_config
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import EngineSettings, ServerSettings
 from tests.server.scripted import ScriptedEngine
 
 PROGRAM = "```python\nprint(6 * 7)\n```"
 
 
 class SleepyEngine(ScriptedEngine):
-    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+    async def stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         if prompt.text is not None and prompt.text.startswith("sleep:"):
             await asyncio.sleep(float(prompt.text.removeprefix("sleep:")))
         async for chunk in super().stream(prompt, options, request_id):
@@ -33,7 +35,7 @@ def main(argv: list[str]) -> None:
     settings = ServerSettings(_cli_parse_args=["--port", *argv], sandbox_workers=1, log_level="warning")
     engine = SleepyEngine(*[PROGRAM] * 100_000)
 
-    async def factory(_: ServerSettings) -> Engine:
+    async def factory(_: EngineSettings) -> Engine:
         return engine
 
     uvicorn.Server(uvicorn_config(build_app(settings, factory), settings)).run()

@@ -4,14 +4,14 @@ Integration tests use the real engine (``test_integration.py``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from fastapi.testclient import TestClient
 
 from potcot.server.app import build_app
 from potcot.server.engines import ChoiceDelta, Engine, EngineInputError, GenerationChunk, SamplingOptions, TokenLogprob
 from potcot.server.prompts import Prompt
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import EngineSettings, ServerSettings
 
 
 class ScriptedEngine(Engine):
@@ -29,7 +29,9 @@ class ScriptedEngine(Engine):
         self.release = asyncio.Event()
         self.release.set()
 
-    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+    async def stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         if prompt.text is not None and len(prompt.text) > self.max_model_len:
             raise EngineInputError(f"prompt longer than {self.max_model_len}")
         self.prompts.append(prompt)
@@ -72,7 +74,9 @@ class KeyedByIdEngine(ScriptedEngine):
         self.in_flight: dict[str, str] = {}
         self.all_arrived = asyncio.Event()
 
-    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+    async def stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         self.request_ids.append(request_id)
         question = prompt.text if prompt.text is not None else (prompt.messages or ())[-1].content
         self.in_flight[request_id] = self.answers[question]
@@ -87,7 +91,7 @@ def client_for(engine: Engine, settings: ServerSettings, *, raise_server_excepti
     """The app as ``potcot serve`` builds it, on ``engine``; use it as a context manager, which runs
     the app's start-up and shutdown."""
 
-    async def factory(_: ServerSettings) -> Engine:
+    async def factory(_: EngineSettings) -> Engine:
         return engine
 
     return TestClient(build_app(settings, factory), raise_server_exceptions=raise_server_exceptions)

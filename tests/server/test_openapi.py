@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from potcot.server.app import build_app
 from potcot.server.engines import Engine
-from potcot.server.settings import ServerSettings
+from potcot.server.settings import EngineSettings, ServerSettings
 from tests.server.scripted import ScriptedEngine
 
 SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=64)
@@ -26,7 +26,7 @@ def scripted_app() -> FastAPI:
     # Never runs dry: every generation answers with a program that prints its answer.
     engine.completions = _Endless("```python\nprint(6 * 7)\n```")
 
-    async def factory(_: ServerSettings) -> Engine:
+    async def factory(_: EngineSettings) -> Engine:
         return engine
 
     return build_app(SETTINGS, factory)

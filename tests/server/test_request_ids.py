@@ -4,7 +4,7 @@ that carry the same one still get their own answers."""
 
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -80,7 +80,9 @@ def test_echoed_on_a_stream(client: TestClient) -> None:
 
 
 class BrokenEngine(ScriptedEngine):
-    async def stream(self, prompt: Prompt, options: SamplingOptions, request_id: str) -> AsyncIterator[GenerationChunk]:
+    async def stream(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         raise RuntimeError("a bug")
         yield
 

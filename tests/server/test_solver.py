@@ -111,3 +111,34 @@ async def test_observer_sees_the_solve_in_order(sandbox: Sandbox) -> None:
     await solver.solve("q", SolveOptions(), "request", recorder)
     assert [kind for kind, _ in recorder.events] == ["text", "text", "execution", "fallback", "text", "text"]
     assert recorder.events[3] == ("fallback", "runtime_error")
+
+
+STRICT_ANSWERS = [
+    ("a program's answer is its strict answer", (PROGRAM_42,), {}, ("42", "42")),
+    ("a stated answer", ("```python\nprint(1/0)\n```", CHAIN_7), {}, ("7", "7")),
+    ("only a last number", ("```python\nprint(1/0)\n```", "3 plus 4 makes 7"), {}, ("7", None)),
+    ("a boxed answer", (r"So $\boxed{7}$",), {"strategy": Strategy.COT}, ("7", "7")),
+    ("a stated letter", ("So the answer is (B) 15.",), {"strategy": Strategy.COT, "choices": ["12", "15"]}, ("B", "B")),
+    (
+        "a last number for multiple choice",
+        ("It is 15",),
+        {"strategy": Strategy.COT, "choices": ["12", "15"]},
+        ("B", None),
+    ),
+    ("no answer", ("no code here",), {"strategy": Strategy.POT}, (None, None)),
+]
+
+
+@pytest.mark.parametrize(
+    ("completions", "options", "answers"), [s[1:] for s in STRICT_ANSWERS], ids=[s[0] for s in STRICT_ANSWERS]
+)
+async def test_the_solution_carries_the_lenient_and_the_strict_answer(
+    sandbox: Sandbox, completions: tuple[str, ...], options: dict[str, object], answers: tuple[str | None, ...]
+) -> None:
+    solution, _ = await solve(sandbox, *completions, **options)
+    assert (solution.answer, solution.strict_answer) == answers
+
+
+async def test_a_program_whose_answer_is_empty_has_no_answer(sandbox: Sandbox) -> None:
+    solution, _ = await solve(sandbox, "```python\nprint('**')\n```", strategy=Strategy.POT)
+    assert solution.answer is None and solution.attempts[0].failure == NO_ANSWER

@@ -1,13 +1,13 @@
-"""The execution filter, the hybrid mix and the training config."""
+"""The execution filter, the hybrid mix and the shipped training configs."""
 
 from pathlib import Path
 
 import pytest
 
-from potcot.benchmarks.grading import Grader
+from potcot.answers import Grader
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import POT_TRIGGER, PromptStyle, Rationale
-from potcot.training.config import LoraSettings, TrainConfig
+from potcot.training.config import TrainConfig, split_global_batch
 from potcot.training.filter import filter_programs
 from potcot.training.mix import MixConfig, mix
 from potcot.training.records import RationaleRecord, chain_of_thought, from_row
@@ -25,6 +25,7 @@ def test_filter_counts_add_up(sandbox: Sandbox) -> None:
     records = [
         pot("right", "print(2 + 2)"),
         pot("right as float", "print(8 / 2)"),
+        pot("right, labelled as the solver reads it", "print('The answer is', 2 + 2)"),
         pot("wrong", "print(5)"),
         pot("silent", "x = 4"),
         pot("broken", "print(1 / 0)"),
@@ -32,9 +33,9 @@ def test_filter_counts_add_up(sandbox: Sandbox) -> None:
     ]
     with Grader(workers=1) as grader:
         kept, report = filter_programs(records, sandbox, grader)
-    assert [record.id for record in kept] == ["right", "right as float"]
-    assert report.counts == {"kept": 2, "wrong_answer": 1, "no_answer": 1, "runtime_error": 1, "forbidden": 1}
-    assert report.total == 6
+    assert [record.id for record in kept] == ["right", "right as float", "right, labelled as the solver reads it"]
+    assert report.counts == {"kept": 3, "wrong_answer": 1, "no_answer": 1, "runtime_error": 1, "forbidden": 1}
+    assert report.total == 7
 
 
 def test_chain_of_thought_from_a_gsm8k_row() -> None:
@@ -83,20 +84,21 @@ def test_mix_refuses_bad_settings() -> None:
         MixConfig(cot_share=2)
 
 
-def test_train_config_from_file(tmp_path: Path) -> None:
-    path = tmp_path / "run.yaml"
-    path.write_text("train_file: data/train.jsonl\noutput_dir: out\nlora: {r: 8}\nmax_steps: 5\n")
+ROOT = Path(__file__).parents[2]
+SHIPPED_RUNS = sorted(path for path in (ROOT / "training" / "configs").glob("*.yaml") if "accelerate" not in path.name)
+
+
+@pytest.mark.parametrize("path", SHIPPED_RUNS, ids=lambda path: path.name)
+def test_shipped_configs_parse(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shipped run parses as on a GPU machine (TRL refuses bf16 where there is none), carries
+    the defaults potcot used to hard-code, and splits its global batch exactly on one or eight GPUs."""
+    monkeypatch.setattr("transformers.training_args.is_torch_bf16_gpu_available", lambda: True)
     config = TrainConfig.from_file(path)
-    assert config.train_file == str(tmp_path / "data" / "train.jsonl")
-    assert config.lora == LoraSettings(r=8) and config.max_steps == 5
-    assert (config.learning_rate, config.num_train_epochs, config.global_batch_size) == (2e-5, 3.0, 128)
-    assert (config.lr_scheduler_type, config.warmup_ratio) == ("cosine", 0.03)
-    path.write_text("train_file: x\noutput_dir: y\nlearnign_rate: 1\n")
-    with pytest.raises(ValueError, match="unknown settings \\['learnign_rate'\\]"):
-        TrainConfig.from_file(path)
-
-
-@pytest.mark.parametrize("config", sorted((Path(__file__).parents[2] / "training" / "configs").glob("*.yaml")))
-def test_shipped_configs_parse(config: Path) -> None:
-    if not config.name.startswith("accelerate"):
-        assert TrainConfig.from_file(config).output_dir
+    assert config.train_file.is_relative_to(ROOT / "runs") and config.output_dir.is_relative_to(ROOT / "runs")
+    assert (config.sft.save_total_limit, config.sft.report_to) == (2, [])
+    assert config.global_batch_size is not None
+    for world_size in (1, 8):
+        per_device, accumulation = split_global_batch(
+            config.global_batch_size, config.sft.per_device_train_batch_size, world_size
+        )
+        assert per_device * accumulation * world_size == config.global_batch_size

@@ -3,7 +3,7 @@ sample of the training split."""
 
 import pytest
 
-from potcot.benchmarks.grading import Grader
+from potcot.answers import Grader
 from potcot.sandbox import Sandbox
 from potcot.training.filter import filter_programs
 from potcot.training.gsm8k_pot import convert, program_of_thought

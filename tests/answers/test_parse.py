@@ -1,8 +1,15 @@
-"""Tables for the pure answer functions, one per behaviour."""
+"""Tables for the parser: what a completion or a program's output states, one table per behaviour."""
 
 import pytest
 
-from potcot.server.answers import clean_program_answer, extract_answer, extract_program, last_boxed, to_choice
+from potcot.answers import (
+    chain_of_thought_answer,
+    clean_program_answer,
+    extract_answer,
+    extract_program,
+    last_boxed,
+    program_answer,
+)
 
 PROGRAMS = [
     ("fenced python", "Here:\n```python\nx = 2\nprint(x)\n```\nDone.", "x = 2\nprint(x)"),
@@ -59,6 +66,8 @@ PROGRAM_ANSWERS = [
     ("x = 5", "5"),
     ("12 * 7 = 84", "84"),
     ("The answer is 18.", "18"),
+    ("The answer is: 42", "42"),
+    ("Result is = 7", "7"),
     ("The total cost is $18.50.", "$18.50"),
     ("18.0", "18.0"),
     ("[-2, 2]", "[-2, 2]"),
@@ -73,22 +82,42 @@ def test_clean_program_answer(line: str, answer: str) -> None:
     assert clean_program_answer(line) == answer
 
 
-CHOICES = [
-    ("letter", "B", ["12", "15", "18"], "B"),
-    ("parenthesised letter", "(c)", ["12", "15", "18"], "C"),
-    ("letter out of range", "D", ["12", "15", "18"], None),
-    ("option text", "fifteen", ["twelve", "Fifteen"], "B"),
-    ("equal value", "15.0", ["12", "15", "18"], "B"),
-    ("currency and commas", "$1,200", ["$1,000", "$1,200"], "B"),
-    ("fraction option", "0.75", ["1/2", "3/4"], "B"),
-    ("nearest, unambiguous", "3.333", ["10/3", "5", "7"], "A"),
-    ("equidistant is ambiguous", "7", ["5", "9"], None),
-    ("too far from every option", "100", ["5", "9"], None),
-    ("no number", "many", ["5", "9"], None),
-    ("no answer", None, ["5", "9"], None),
+PROGRAM_ANSWERS_FOR_QUESTIONS = [
+    ("a value", "Total: 2400", None, "2400"),
+    ("a value, multiple choice", "Total: 15.0", ["12", "15", "18"], "B"),
+    ("a letter printed", "The answer is (C)", ["12", "15", "18"], "C"),
+    ("a letter and its text printed", "(B) 15", ["12", "15", "18"], "B"),
+    ("the whole line is the option", "x = 5, y = 6", ["x = 5, y = 6", "x = 6, y = 5"], "A"),
+    ("a value of no option", "100", ["1", "2", "3"], None),
+    ("a letter past J", "Z", [str(n) for n in range(26)], "Z"),
+    ("nothing but emphasis", "**", None, None),
 ]
 
 
-@pytest.mark.parametrize(("answer", "choices", "letter"), [c[1:] for c in CHOICES], ids=[c[0] for c in CHOICES])
-def test_to_choice(answer: str | None, choices: list[str], letter: str | None) -> None:
-    assert to_choice(answer, choices) == letter
+@pytest.mark.parametrize(
+    ("printed", "choices", "answer"),
+    [p[1:] for p in PROGRAM_ANSWERS_FOR_QUESTIONS],
+    ids=[p[0] for p in PROGRAM_ANSWERS_FOR_QUESTIONS],
+)
+def test_program_answer(printed: str, choices: list[str] | None, answer: str | None) -> None:
+    assert program_answer(printed, choices) == answer
+
+
+CHAIN_ANSWERS = [
+    ("stated", "So the answer is 7.", None, True, "7"),
+    ("last number, lenient", "It comes to 7 in all", None, True, "7"),
+    ("last number, strict", "It comes to 7 in all", None, False, None),
+    ("letter stated", "The answer is (B).", ["12", "15"], True, "B"),
+    ("value stated, mapped to its letter", "The answer is 15.", ["12", "15"], True, "B"),
+    ("letter and text stated", "The answer is (B) 15.", ["12", "15"], True, "B"),
+    ("strict does not map the last number", "It is 15, I think", ["12", "15"], False, None),
+    ("f(x) is no option", "Option (B) it is, since f(x) grows", ["12", "15"], True, "B"),
+    ("a letter past J", "Comparing them all, (K) is right.", [str(n) for n in range(12)], True, "K"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "choices", "lenient", "answer"), [a[1:] for a in CHAIN_ANSWERS], ids=[a[0] for a in CHAIN_ANSWERS]
+)
+def test_chain_of_thought_answer(text: str, choices: list[str] | None, lenient: bool, answer: str | None) -> None:
+    assert chain_of_thought_answer(text, choices, lenient=lenient) == answer

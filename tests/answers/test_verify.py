@@ -5,12 +5,13 @@ import time
 
 import pytest
 
-from potcot.benchmarks.grading import Grader, Grading, answers_match, plain_number
+from potcot.answers import Grader, Grading, cheap_verdict
 
 MC3 = ["12", "15", "18"]
 AQUA = ["22", "24", "26", "28", "30"]
 MMLU = ["0", "1", "2", "3"]
 WORDS = ["the function is even", "the function is odd", "neither"]
+LETTERS_26 = [str(n) for n in range(26)]
 
 CASES = [
     # gsm8k / svamp / simuleq / mathematics: integers and decimals
@@ -79,6 +80,22 @@ CASES = [
     ("\\frac{3x^2}{2}", "\\frac{3x^2}{2}", None, True),
     ("1.5x^2", "\\frac{3x^2}{2}", None, True),
     ("3x^2", "\\frac{3x^2}{2}", None, False),
+    ("2 1/2", "5/2", None, True),
+    ("2 1/2", "2.5", None, True),
+    ("2 1/2", "\\frac{5}{2}", None, True),
+    ("-2 1/2", "-2.5", None, True),
+    ("2 1/3", "2.5", None, False),
+    ("21/2", "2 1/2", None, False),
+    # scientific notation
+    ("1.5e3", "1500", None, True),
+    ("1.5E+3", "1500", None, True),
+    ("1.5 \\times 10^{3}", "1500", None, True),
+    ("1.5\\cdot10^3", "1500", None, True),
+    ("1500", "1.5 \\times 10^{3}", None, True),
+    ("2.5e-3", "0.0025", None, True),
+    ("6.02 \\times 10^{23}", "6.02e23", None, True),
+    ("1.5e4", "1500", None, False),
+    ("1.5 \\times 10^{2}", "1500", None, False),
     # roots and symbolic equality
     ("\\sqrt{8}", "2\\sqrt{2}", None, True),
     ("2\\sqrt{2}", "2 \\sqrt{2}", None, True),
@@ -232,6 +249,15 @@ CASES = [
     ("the function is odd", "B", WORDS, True),
     ("neither", "C", WORDS, True),
     ("odd", "B", WORDS, False),
+    # an option letter followed by its text; letters past J
+    ("(B) 15", "B", MC3, True),
+    ("B. 15", "B", MC3, True),
+    ("B: fifteen", "B", MC3, True),
+    ("(C) 18", "B", MC3, False),
+    ("K", "K", LETTERS_26, True),
+    ("(Z) 25", "Z", LETTERS_26, True),
+    ("25", "Z", LETTERS_26, True),
+    ("Y", "Z", LETTERS_26, False),
     # nothing
     (None, "72", None, False),
     ("", "72", None, False),
@@ -259,10 +285,24 @@ def test_the_table_is_large_and_balanced() -> None:
     assert 0.35 < sum(expected for *_, expected in CASES) / len(CASES) < 0.75
 
 
-def test_answers_match_function() -> None:
-    assert answers_match("\\sqrt{8}", "2\\sqrt{2}")
-    assert not answers_match("3", "2\\sqrt{2}")
-    assert answers_match("(B)", "B", ["1", "2"])
+CHEAP = [
+    ("scientific notation", "1.5e3", "1500", None, True),
+    ("scientific notation in LaTeX", "1.5 \\times 10^{3}", "1500", None, True),
+    ("scientific notation, other exponent", "1.5e4", "1500", None, False),
+    ("mixed number and fraction", "2 1/2", "5/2", None, True),
+    ("mixed number and decimal", "2 1/2", "2.5", None, True),
+    ("letter and its text", "(B) 15", "B", MC3, True),
+    ("a power tower is compared as text", "9^9^9^9", "7", None, False),
+    ("an over-long prediction is compared as text", "x + " * 200 + "1", "x + 1", None, False),
+    ("symbolic: left to Math-Verify", "\\sqrt{8}", "2\\sqrt{2}", None, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "choices", "verdict"), [c[1:] for c in CHEAP], ids=[c[0] for c in CHEAP]
+)
+def test_decided_without_sympy(prediction: str, gold: str, choices: list[str] | None, verdict: bool | None) -> None:
+    assert cheap_verdict(prediction, gold, choices) is verdict
 
 
 MAMMOTH = [
@@ -286,21 +326,3 @@ def test_pathological_inputs_do_not_hang(grader: Grader, prediction: str) -> Non
     started = time.monotonic()
     assert grader.match(prediction, "7") is False
     assert time.monotonic() - started < 1
-
-
-def test_a_hanging_comparison_is_cut_off(grader: Grader, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("potcot.benchmarks.grading.COMPARISON_TIMEOUT_S", 0.5)
-    started = time.monotonic()
-    # Factoring a 60-digit semiprime inside sympy's comparison takes far longer than the bound.
-    assert grader.match("factorint(" + "6" * 30 + "7" * 30 + ")", "x^2 + 1") is False
-    assert time.monotonic() - started < 5
-    assert grader.match("\\frac{1}{2}", "0.5") is True
-
-
-PLAIN = [("72", 72.0), ("$1,200", 1200.0), ("12.5%", 12.5), ("3/4", 0.75), ("18 apples", 18.0), ("-5", -5.0),
-         ("1,2", None), ("x", None), ("\\frac{1}{2}", None), ("2/0", None)]  # fmt: skip
-
-
-@pytest.mark.parametrize(("text", "value"), PLAIN)
-def test_plain_number(text: str, value: float | None) -> None:
-    assert plain_number(text) == value

@@ -1,17 +1,18 @@
-"""Reading what a model wrote: the program in a program-of-thought completion, the answer at the
-end of a chain of thought, and the option a multiple-choice answer stands for.
+"""What a model's output states: the program in a program-of-thought completion, the value its
+printed line gives, and the answer a chain of thought ends with. The parser half of the answers
+library (Math-Verify's ``parse``); ``verify`` is the other half.
 
-Small pure functions; each has a table of cases in ``tests/server/test_answers.py``.
+Small pure functions; each has a table of cases in ``tests/answers/test_parse.py``.
 """
 
 from __future__ import annotations
 
 import ast
-import math
 import re
 from collections.abc import Sequence
 
-from potcot.server.prompts import CHOICE_LETTERS
+from potcot.answers.choices import last_letter, to_choice
+from potcot.answers.numbers import last_number
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _PYTHON_FENCE_LABELS = ("python", "py", "python3")
@@ -20,14 +21,7 @@ _ANSWER_IS = "answer is"
 _SENTENCE_END = re.compile(r"\.\s")
 # "<words> is|=|: <value>", where the words hold no brackets or quotes (so a printed dict or list
 # is left whole).
-_LABELLED_VALUE = re.compile(r"^[^\[\]{}()\"'=]*?(?:\bis\b|=|:(?=\s))\s*(?P<value>[^=]+?)\s*$", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
-_CHOICE = re.compile(r"\(([A-J])\)|\b([A-J])\)|^([A-J])[.:]?$|\b(?:option|choice)\s+([A-J])\b", re.IGNORECASE)
-# Option values within this relative distance of each other are the same value.
-_SAME_VALUE = 1e-6
-# A program's numeric answer maps to the nearest option only if that option is this close and no
-# other option is nearly as close: 3.333 maps to "10/3", 7 to nothing among 5 and 9.
-_NEAREST_OPTION = 0.05
+_LABELLED_VALUE = re.compile(r"^[^\[\]{}()\"'=]*?(?:\bis\b\s*[:=]?|=|:(?=\s))\s*(?P<value>[^=]+?)\s*$", re.IGNORECASE)
 
 
 def extract_program(completion: str) -> str | None:
@@ -50,11 +44,31 @@ def extract_program(completion: str) -> str | None:
 
 
 def _is_code(text: str) -> bool:
+    """Whether a text parses as Python and does something (an assignment, a call, a loop)."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return False
     return any(isinstance(node, _CODE_NODES) for node in ast.walk(tree))
+
+
+def program_answer(printed: str, choices: Sequence[str] | None = None) -> str | None:
+    """A program of thought's answer from the line it printed: the value in it, and for a
+    multiple-choice question the option that value (or else the whole line) stands for. The solver
+    and the training filter both judge programs by this."""
+    answer = clean_program_answer(printed)
+    if not choices:
+        return answer
+    return to_choice(answer, choices) or to_choice(printed, choices)
+
+
+def chain_of_thought_answer(
+    completion: str, choices: Sequence[str] | None = None, *, lenient: bool = True
+) -> str | None:
+    """A chain of thought's answer: what it ends with (``extract_answer``), as an option letter
+    for a multiple-choice question."""
+    answer = extract_answer(completion, choices, lenient=lenient)
+    return to_choice(answer, choices) if choices else answer
 
 
 def clean_program_answer(line: str) -> str | None:
@@ -71,14 +85,12 @@ def clean_program_answer(line: str) -> str | None:
 def extract_answer(completion: str, choices: Sequence[str] | None = None, *, lenient: bool = True) -> str | None:
     """The answer a chain of thought ends with: its last ``\\boxed{}``, else what follows its last
     "The answer is", else (multiple choice) its last option letter. ``lenient`` falls back to the
-    last number in the text, as MAmmoTH's evaluation did."""
+    last number in the text, as MAmmoTH's evaluation did; strict extraction does not."""
     answer = last_boxed(completion) or _stated_answer(completion)
     if answer is None and choices:
-        letters = [next(group for group in match if group) for match in _CHOICE.findall(completion)]
-        answer = letters[-1].upper() if letters else None
+        answer = last_letter(completion, len(choices))
     if answer is None and lenient:
-        numbers = _NUMBER.findall(completion)
-        answer = numbers[-1].replace(",", "") if numbers else None
+        answer = last_number(completion)
     return answer or None
 
 
@@ -116,53 +128,3 @@ def clean_answer(text: str) -> str | None:
     if len(answer) > 1 and answer.startswith("$") and answer.endswith("$"):
         answer = answer.strip("$").strip()
     return answer or None
-
-
-def to_choice(answer: str | None, choices: Sequence[str]) -> str | None:
-    """The option letter an answer stands for: a letter itself (``B``, ``(B)``, ``B)``), an
-    option's text, or a number equal to (or, unambiguously, nearest to) an option's value."""
-    if answer is None or not choices:
-        return None
-    letters = CHOICE_LETTERS[: len(choices)]
-    stripped = answer.strip().strip("()").rstrip(").:").strip()
-    if len(stripped) == 1 and stripped.upper() in letters:
-        return stripped.upper()
-    normalized = _normalize(answer)
-    for letter, choice in zip(letters, choices, strict=False):
-        if _normalize(choice) == normalized:
-            return letter
-    return _nearest_option(_number(answer), [_number(choice) for choice in choices], letters)
-
-
-def _nearest_option(value: float | None, options: list[float | None], letters: str) -> str | None:
-    if value is None:
-        return None
-    distances = sorted(
-        (abs(option - value) / max(abs(option), abs(value), 1e-12), letter)
-        for option, letter in zip(options, letters, strict=False)
-        if option is not None
-    )
-    if not distances:
-        return None
-    best, letter = distances[0]
-    runner_up = distances[1][0] if len(distances) > 1 else math.inf
-    if best <= _SAME_VALUE or (best <= _NEAREST_OPTION and runner_up >= 2 * best):
-        return letter
-    return None
-
-
-def _normalize(text: str) -> str:
-    return " ".join(text.lower().replace("$", "").split()).rstrip(".")
-
-
-def _number(text: str) -> float | None:
-    """The single number in an answer or option (``$1,200``, ``3/4``, ``12.5%``), if it has one."""
-    numbers = _NUMBER.findall(text.replace(" ", ""))
-    if len(numbers) != 1:
-        return None
-    numerator, _, denominator = numbers[0].replace(",", "").partition("/")
-    try:
-        value = float(numerator) / float(denominator) if denominator else float(numerator)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value

@@ -1,0 +1,133 @@
+"""The ``potcot`` command as a composer: each command imported only when it runs, a missing extra
+named, settings by concern (solve and bench take no HTTP settings and read only deliberate
+variables), lower-case choices, and a clean exit on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from potcot.benchmarks.commands import BenchCommand
+from potcot.benchmarks.performance.front_door_load import stub_command
+from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
+from potcot.server.commands import SolveCommand
+from potcot.server.settings import DEFAULT_MAX_TOKENS, ServerSettings
+
+POTCOT = str(Path(sys.executable).with_name("potcot"))
+
+
+def potcot(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([POTCOT, *args], capture_output=True, text=True, timeout=120)
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_command() -> None:
+    completed = potcot("--help")
+    assert completed.returncode == 0
+    for name in ("serve", "solve", "bench", "data", "train", "sandbox"):
+        assert f"\n  {name} " in completed.stdout
+
+
+def test_an_unknown_command_is_a_clear_error() -> None:
+    completed = potcot("srve")
+    assert completed.returncode != 0
+    assert "no command 'srve'" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_serve_help_imports_neither_the_benchmarks_nor_the_training_nor_the_engine() -> None:
+    probe = (
+        "import contextlib, sys\n"
+        "from potcot.cli import main\n"
+        "with contextlib.redirect_stdout(sys.stderr), contextlib.suppress(SystemExit):\n"
+        "    main(['serve', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('potcot.benchmarks', 'potcot.training', 'vllm'))))\n"
+    )
+    completed = run_python(probe)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+    assert "--max-concurrent-requests" in completed.stderr
+
+
+# Makes ``tqdm``, a dependency of the bench extra only, unimportable, as an install without it would.
+_WITHOUT_TQDM = """
+import sys
+class NoTqdm:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tqdm":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoTqdm())
+from potcot.cli import main
+main(["bench", "--url", "http://127.0.0.1:9", "--datasets", "gsm8k"])
+"""
+
+
+def test_a_missing_extra_is_named() -> None:
+    completed = run_python(_WITHOUT_TQDM)
+    assert completed.returncode != 0
+    assert "potcot bench needs the 'bench' extra" in completed.stderr
+    assert "pip install 'potcot[bench]'" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("command", ["solve", "bench"])
+def test_solve_and_bench_show_no_http_settings_and_lower_case_choices(command: str) -> None:
+    completed = potcot(command, "--help")
+    assert completed.returncode == 0, completed.stderr
+    assert "--port" not in completed.stdout and "--max-concurrent-requests" not in completed.stdout
+    assert "{hybrid,pot,cot}" in completed.stdout and "{auto,alpaca,chat}" in completed.stdout
+    assert "--max-tokens" in completed.stdout and "HYBRID" not in completed.stdout
+
+
+def test_commands_read_only_deliberate_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"URL": "http://elsewhere", "SEED": "7", "LIMIT": "3", "CONCURRENCY": "2"}.items():
+        monkeypatch.setenv(f"POTCOT_{name}", value)
+    monkeypatch.setenv("POTCOT_MAX_TOKENS", "99")
+    monkeypatch.setenv("POTCOT_API_KEY", "k1,k2")
+    monkeypatch.setenv("POTCOT_SANDBOX_WORKERS", "2")
+    solve = SolveCommand(_cli_parse_args=["What is 2 plus 2?"])
+    assert (solve.url, solve.seed) == (None, None)
+    assert (solve.max_tokens, solve.sandbox_workers, solve.auth_headers()) == (99, 2, {"Authorization": "Bearer k1"})
+    bench = BenchCommand(_cli_parse_args=["--seed", "1"])
+    assert (bench.url, bench.limit, bench.concurrency, bench.seed, bench.max_tokens) == (None, None, None, 1, 99)
+
+
+def test_a_solve_budget_is_sent_to_a_server_only_when_asked_for() -> None:
+    assert BenchCommand(_cli_parse_args=["--url", "http://x"])._config().max_tokens is None
+    assert BenchCommand(_cli_parse_args=["--url", "http://x", "--max-tokens", "48"])._config().max_tokens == 48
+
+
+def test_each_default_once() -> None:
+    assert ServerSettings().max_tokens == SolveCommand(_cli_parse_args=["q"]).max_tokens == DEFAULT_MAX_TOKENS
+
+
+def test_the_renamed_budget_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POTCOT_DEFAULT_MAX_TOKENS", "512")
+    completed = potcot("solve", "q", "--url", "http://127.0.0.1:9")
+    assert completed.returncode != 0
+    assert "POTCOT_DEFAULT_MAX_TOKENS is now POTCOT_MAX_TOKENS" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_solve_through_a_server_then_ctrl_c_stops_it_cleanly(tmp_path: Path) -> None:
+    stub_port, port = free_port(), free_port()
+    with ServerProcess(stub_command(stub_port, 0.0), stub_port, tmp_path / "stub.log") as stub:
+        stub.wait_until_healthy(60)
+        flags = ("--engine", "openai", "--upstream", stub.url, "--sandbox-workers", "1")
+        with ServerProcess(potcot_serve(port, *flags), port, tmp_path / "potcot.log") as server:
+            server.wait_until_healthy(120)
+            solved = potcot("solve", "What is 2 plus 2?", "--url", server.url, "--strategy", "cot")
+            assert solved.returncode == 0, solved.stderr
+            assert json.loads(solved.stdout)["requested_strategy"] == "cot"
+            server.process.send_signal(signal.SIGINT)
+            returncode = server.process.wait(60)
+    log = (tmp_path / "potcot.log").read_text()
+    assert returncode == 0, log
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log

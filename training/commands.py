@@ -1,0 +1,123 @@
+"""``potcot data`` and ``potcot train``: curating hybrid instruction data, and fine-tuning on it.
+What needs the ``train`` extra (transformers, peft, trl) is imported only when a command runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import CliApp, CliSubCommand
+
+from potcot.answers import Grader
+from potcot.sandbox import Sandbox
+from potcot.server.commands import read_text
+from potcot.server.settings import Command
+
+
+class Gsm8kPotCommand(BaseModel):
+    """Turn GSM8K training rationales into programs of thought, from their calculator annotations."""
+
+    input: Path = Field(description="GSM8K training rows with meta.solution (shared/data/train/gsm8k.jsonl)")
+    output: Path = Field(description="program-of-thought records (JSONL)")
+
+    def cli_cmd(self) -> None:
+        from potcot.training.gsm8k_pot import convert
+        from potcot.training.records import write_jsonl
+
+        rows = [json.loads(line) for line in read_text(self.input).split("\n") if line.strip()]
+        written = write_jsonl(self.output, convert(rows))
+        print(f"{written} of {len(rows)} rationales became programs ({100 * written / max(len(rows), 1):.1f}%); "
+              f"`potcot data filter` keeps those whose answer matches")  # fmt: skip
+
+
+class FilterCommand(BaseModel):
+    """Run every program of thought in the sandbox; keep it only if its answer matches the reference."""
+
+    input: Path = Field(description="program-of-thought records (JSONL)")
+    output: Path = Field(description="the records kept")
+    workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
+
+    def cli_cmd(self) -> None:
+        from potcot.training.filter import filter_programs
+        from potcot.training.records import read_records, write_jsonl
+
+        records = list(read_records(self.input))
+        with Sandbox(self.workers) as sandbox, Grader() as grader:
+            kept, report = filter_programs(records, sandbox, grader)
+        write_jsonl(self.output, kept)
+        print(
+            f"kept {report.kept} of {report.total}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+        )
+
+
+class MixCommand(BaseModel):
+    """Build a hybrid instruction set (instruction, output, source) with train and held-out splits."""
+
+    pot: list[Path] = Field(default_factory=list, description="program-of-thought records (repeat the flag)")
+    cot: list[Path] = Field(
+        default_factory=list, description="chain-of-thought records, or training rows with meta.solution"
+    )
+    output: Path = Field(description="a folder for train.jsonl and eval.jsonl")
+    style: str = Field("alpaca", pattern="^(alpaca|chat)$", description="alpaca (MathInstruct) or chat")
+    cot_share: float | None = Field(None, ge=0, le=1, description="share of chains of thought; default: keep all")
+    eval_fraction: float = Field(0.05, ge=0, lt=1, description="questions held out for evaluation")
+    seed: int = Field(0, description="for sampling and the split")
+
+    def cli_cmd(self) -> None:
+        from potcot.server.prompts import PromptStyle
+        from potcot.training.mix import MixConfig, mix
+        from potcot.training.records import read_records, write_jsonl
+
+        records = [record for path in [*self.pot, *self.cot] for record in read_records(path)]
+        config = MixConfig(PromptStyle(self.style), self.cot_share, self.eval_fraction, self.seed)
+        train, held_out, stats = mix(records, config)
+        write_jsonl(self.output / "train.jsonl", train)
+        write_jsonl(self.output / "eval.jsonl", held_out)
+        print(f"{stats.cot} chains of thought and {stats.pot} programs, {stats.duplicates_dropped} duplicates dropped: "
+              f"{stats.train} for training, {stats.held_out} held out, in {self.output}")  # fmt: skip
+
+
+class DataCommand(Command):
+    """Curate training data: programs from GSM8K, the execution filter, the hybrid mix."""
+
+    gsm8k_pot: CliSubCommand[Gsm8kPotCommand]
+    filter: CliSubCommand[FilterCommand]
+    mix: CliSubCommand[MixCommand]
+
+    def cli_cmd(self) -> None:
+        CliApp.run_subcommand(self)
+
+
+class MergeCommand(BaseModel):
+    """Merge a LoRA adapter into its base model, for vLLM and potcot serve --model."""
+
+    adapter: Path = Field(description="the adapter directory (a potcot train output with LoRA)")
+    output: Path = Field(description="where the merged checkpoint goes")
+
+    def cli_cmd(self) -> None:
+        from potcot.training.merge import merge_adapter
+
+        print(f"merged checkpoint in {merge_adapter(self.adapter, self.output)}")
+
+
+class TrainCommand(Command):
+    """Supervised fine-tuning from a YAML config (see training/configs/)."""
+
+    merge: CliSubCommand[MergeCommand]
+    config: Path | None = Field(None, description="the run's YAML config")
+
+    def cli_cmd(self) -> None:
+        if self.merge is not None:
+            CliApp.run_subcommand(self)
+            return
+        if self.config is None:
+            raise SystemExit("potcot train: --config FILE is required")
+        from potcot.training.config import TrainConfig
+        from potcot.training.sft import train
+
+        try:
+            config = TrainConfig.from_file(self.config)
+        except (OSError, ValueError, TypeError) as error:
+            raise SystemExit(f"potcot train: {error}") from None
+        print(f"trained model in {train(config)}")
