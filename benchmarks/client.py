@@ -63,12 +63,13 @@ class QuestionSolver(Protocol):
 
 
 def solve_request(item: Item, config: BenchConfig) -> dict[str, Any]:
+    """The question as ``/solve`` takes it; the temperature is the strategy's own (greedy, or a
+    vote's sampling), as in process."""
     return {
         "question": item.question,
         "choices": list(item.choices) if item.choices else None,
         "strategy": config.strategy.value,
         "max_tokens": config.max_tokens,
-        "temperature": 0.0,
         "seed": config.seed,
     }
 
@@ -210,7 +211,7 @@ async def _solve_and_grade(
         response = await solver.solve(item, config)
     except ItemFailed as failure:
         return ItemResult(name, item.id, config.strategy, item.answer, None, None, None, None, False, False,
-                          time.perf_counter() - started, 0, 0, error=str(failure))  # fmt: skip
+                          time.perf_counter() - started, 0, 0, error=str(failure), samples=0)  # fmt: skip
     latency = time.perf_counter() - started
     prediction, strict = response.answer, response.strict_answer
     correct = await asyncio.to_thread(grader.match, prediction, item.answer, item.choices)
@@ -231,7 +232,14 @@ async def _solve_and_grade(
         latency_s=round(latency, 4),
         prompt_tokens=response.usage.prompt_tokens,
         completion_tokens=response.usage.completion_tokens,
+        samples=generations(response),
     )
+
+
+def generations(response: SolveResponse) -> int:
+    """The generations a solve drew, its cost in samples: an attempt is one (a vote's every sample
+    is an attempt of its own), except a tool-integrated one, which is a generation per round."""
+    return sum(len(attempt.rounds or ()) or 1 for attempt in response.attempts)
 
 
 def write_summary(out: Path, grading: Grading) -> dict[str, Any]:

@@ -61,7 +61,7 @@ class BenchCommand(Command, ClientSettings, SolverSettings):
     compare: CliSubCommand[CompareCommand]
     url: str | None = Field(None, description="a running potcot server; default: solve in this process")
     datasets: str = Field("gsm8k", description="comma-separated names, or paths of JSONL files of the same shape")
-    strategy: StrategyChoice = Field(Strategy.HYBRID, description="hybrid, pot or cot")
+    strategy: StrategyChoice = Field(Strategy.HYBRID, description="hybrid, pot, cot, tir or vote")
     limit: int | None = Field(None, ge=1, description="the first N questions of each dataset")
     concurrency: int | None = Field(
         None, ge=1, description=f"questions in flight; default {_HTTP_CONCURRENCY}, in process {_LOCAL_CONCURRENCY}"

@@ -29,10 +29,25 @@ class ItemResult:
     prompt_tokens: int
     completion_tokens: int
     error: str | None = None  # a request that failed for good
+    # Generations the solve drew: its attempts (every vote sample, every tool round, a hybrid's
+    # one or two); none for a request that failed.
+    samples: int = 1
 
     @classmethod
     def from_json(cls, line: str) -> ItemResult:
-        return cls(**json.loads(line))
+        fields = json.loads(line)
+        if isinstance(fields, dict) and "samples" not in fields:
+            fields["samples"] = _samples_before_they_were_recorded(fields)
+        return cls(**fields)
+
+
+def _samples_before_they_were_recorded(fields: dict[str, Any]) -> int:
+    """Results files written before rows had ``samples`` hold only cot, pot and hybrid solves,
+    whose generations the row itself tells: none for a failed request, two for a hybrid that fell
+    back, else one. So an old run's summary counts its cost as a new run would."""
+    if fields.get("error") is not None:
+        return 0
+    return 2 if fields.get("strategy") == "hybrid" and fields.get("fallback_reason") else 1
 
 
 class ResultsFile:

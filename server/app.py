@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from potcot.answers import Grader
 from potcot.sandbox import Sandbox, SandboxError
 from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
 from potcot.server.errors import ApiError, error_response
@@ -72,6 +73,7 @@ class Runtime:
         self._engine_factory = engine_factory
         self._on_load_failure = on_load_failure
         self._sandbox: Sandbox | None = None
+        self._grader = Grader()  # its comparison workers start with the first vote that needs one
         self._engine: Engine | None = None
         self._services: Services | None = None
 
@@ -88,6 +90,7 @@ class Runtime:
             if self._engine is not None:
                 await self._engine.close()
             self._sandbox.close()
+            self._grader.close()
 
     async def _load(self) -> None:
         assert self._sandbox is not None
@@ -99,7 +102,7 @@ class Runtime:
             if self._on_load_failure is not None:
                 self._on_load_failure()
             return
-        solver = Solver.for_settings(engine, self._sandbox, self.settings)
+        solver = Solver.for_settings(engine, self._sandbox, self.settings, self._grader)
         models = ModelRegistry(engine.model_name, engine.max_model_len)
         self._engine = engine
         self._services = Services(

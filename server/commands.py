@@ -14,7 +14,15 @@ from pydantic import Field
 from pydantic_settings import CliPositionalArg
 
 from potcot.server.settings import ClientSettings, Command, ServerSettings, SolverSettings, choice_of
-from potcot.server.solver import SolveOptions, Strategy
+from potcot.server.solver import (
+    DEFAULT_MAX_ROUNDS,
+    DEFAULT_SAMPLES,
+    MAX_ROUNDS,
+    MAX_SAMPLES,
+    VOTE_TEMPERATURE,
+    SolveOptions,
+    Strategy,
+)
 
 if TYPE_CHECKING:  # a type checker sees the enum, which is what the field holds
     StrategyChoice = Strategy
@@ -36,10 +44,18 @@ class SolveCommand(Command, ClientSettings, SolverSettings):
 
     question: CliPositionalArg[str] = Field(description="the question")
     url: str | None = Field(None, description="a running potcot server; default: solve in this process")
-    strategy: StrategyChoice = Field(Strategy.HYBRID, description="hybrid, pot or cot")
+    strategy: StrategyChoice = Field(Strategy.HYBRID, description="hybrid, pot, cot, tir or vote")
     choices: list[str] | None = Field(None, description="the options of a multiple-choice question")
-    temperature: float | None = Field(None, ge=0, le=2, description="sampling temperature; default: 0, greedy")
+    temperature: float | None = Field(
+        None, ge=0, le=2, description=f"sampling temperature; default: 0, greedy ({VOTE_TEMPERATURE} for vote)"
+    )
     seed: int | None = Field(None, description="sampling seed")
+    max_rounds: int | None = Field(
+        None, ge=1, le=MAX_ROUNDS, description=f"tir: the most code blocks run; default {DEFAULT_MAX_ROUNDS}"
+    )
+    samples: int | None = Field(
+        None, ge=1, le=MAX_SAMPLES, description=f"vote: the most samples of each rationale; default {DEFAULT_SAMPLES}"
+    )
 
     def cli_cmd(self) -> None:
         response = self._solve_remotely(self.url) if self.url else asyncio.run(self._solve_here())
@@ -47,7 +63,8 @@ class SolveCommand(Command, ClientSettings, SolverSettings):
 
     def _solve_remotely(self, url: str) -> dict[str, Any]:
         """Through a server, whose own settings decide the rest; ``--max-tokens`` only if given."""
-        body = self.model_dump(include={"question", "strategy", "choices", "temperature", "seed"}, exclude_none=True)
+        fields = {"question", "strategy", "choices", "temperature", "seed", "max_rounds", "samples"}
+        body = self.model_dump(include=fields, exclude_none=True)
         if "max_tokens" in self.model_fields_set:
             body["max_tokens"] = self.max_tokens
         try:
@@ -64,7 +81,13 @@ class SolveCommand(Command, ClientSettings, SolverSettings):
         from potcot.server.protocol import SolveResponse
 
         options = SolveOptions.of(
-            self, self.strategy, choices=self.choices, temperature=self.temperature, seed=self.seed
+            self,
+            self.strategy,
+            choices=self.choices,
+            temperature=self.temperature,
+            seed=self.seed,
+            max_rounds=self.max_rounds,
+            samples=self.samples,
         )
         try:
             async with local_solver(self) as solver:

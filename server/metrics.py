@@ -45,7 +45,7 @@ class Metrics:
 
     def record_solution(self, solution: Solution, requested: Strategy) -> None:
         self.solves.labels(requested.value, solution.strategy.value if solution.strategy else "unanswered").inc()
-        if solution.fallback_reason and requested is Strategy.HYBRID:
+        if solution.fallback_reason:
             self.fallbacks.labels(solution.fallback_reason).inc()
         for attempt in solution.attempts:
             if attempt.execution is not None:

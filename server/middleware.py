@@ -31,6 +31,7 @@ from potcot.server.errors import error_response
 from potcot.server.metrics import Metrics
 from potcot.server.protocol import ChatCompletionRequest, CompletionRequest, SolveRequest
 from potcot.server.serving_models import strategy_named_by
+from potcot.server.solver import max_generations
 
 GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
 KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics"}
@@ -282,9 +283,9 @@ def request_weight(path: str, body: bytes) -> int:
         if path == "/v1/chat/completions":
             chat = ChatCompletionRequest.model_validate(data)
             strategy = strategy_named_by(chat.model)
-            return chat.n if strategy is None else strategy.max_generations * chat.n
+            return chat.n if strategy is None else max_generations(strategy) * chat.n
         if path == "/solve":
-            return SolveRequest.model_validate(data).strategy.max_generations
+            return SolveRequest.model_validate(data).max_generations
     except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         return 1
     return 1

@@ -23,6 +23,7 @@ class PromptStyle(enum.StrEnum):
 class Rationale(enum.StrEnum):
     POT = "pot"  # program of thought: a Python program that prints the answer
     COT = "cot"  # chain of thought: step-by-step text ending in the answer
+    TIR = "tir"  # tool-integrated reasoning: text and code blocks, each block's real output read back
 
 
 # MAmmoTH's evaluation trigger for programs of thought, appended to the question.
@@ -40,6 +41,17 @@ CHAT_POT_INSTRUCTION = (
     "Reply with the program in a ```python code block."
 )
 CHAT_COT_INSTRUCTION = 'Solve the problem step by step. End your reply with "The answer is X." where X is {what}.'
+# Qwen2.5-Math's tool-integrated reasoning instruction, verbatim (QwenLM/Qwen2.5-Math, evaluation/).
+TIR_INSTRUCTION = (
+    "Please integrate natural language reasoning with programs to solve the problem above, "
+    "and put your final answer within \\boxed{}."
+)
+# A chat model's program of thought stops where its code block closes: what it writes after the
+# program (an explanation, often a third of the reply) is never read. An opening fence carries its
+# language (```python), so only a closing one is a bare fence on its own line.
+POT_CLOSING_FENCE = "\n```\n"
+# A tool-integrated rationale stops where the code's output belongs: potcot writes the real one.
+TIR_OUTPUT_FENCE = "```output"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,6 +68,9 @@ class Prompt:
     text: str | None = None
     messages: tuple[ChatMessage, ...] | None = None
     stop: tuple[str, ...] = ()
+    # The start of the model's reply, which it continues (tool-integrated reasoning's rounds so far):
+    # appended to the text, or, for messages, to the rendered chat template's assistant turn.
+    continuation: str = ""
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.messages is None):
@@ -73,6 +88,8 @@ def with_choices(question: str, choices: Sequence[str] | None) -> str:
 def instruction(question: str, rationale: Rationale, style: PromptStyle, choices: Sequence[str] | None = None) -> str:
     """The instruction a model is given, in training records and at serving time alike."""
     question = with_choices(question, choices)
+    if rationale is Rationale.TIR:  # one instruction in every style: the one TIR models are trained on
+        return f"{question}\n\n{TIR_INSTRUCTION}"
     if style is PromptStyle.ALPACA:
         return f"{question} {POT_TRIGGER}" if rationale is Rationale.POT else question
     if rationale is Rationale.POT:
@@ -91,11 +108,20 @@ def render(instruction_text: str, style: PromptStyle) -> Prompt:
 
 
 def program_of_thought(question: str, style: PromptStyle, choices: Sequence[str] | None = None) -> Prompt:
-    return render(instruction(question, Rationale.POT, style, choices), style)
+    """MAmmoTH's checkpoints answer with bare code, which no fence ends; chat models fence theirs."""
+    prompt = render(instruction(question, Rationale.POT, style, choices), style)
+    return dataclasses.replace(prompt, stop=(*prompt.stop, POT_CLOSING_FENCE)) if style is PromptStyle.CHAT else prompt
 
 
 def chain_of_thought(question: str, style: PromptStyle, choices: Sequence[str] | None = None) -> Prompt:
     return render(instruction(question, Rationale.COT, style, choices), style)
+
+
+def tool_integrated(question: str, style: PromptStyle, choices: Sequence[str] | None = None) -> Prompt:
+    """The first round of tool-integrated reasoning; each later round is the same prompt with the
+    reply so far as its ``continuation``."""
+    prompt = render(instruction(question, Rationale.TIR, style, choices), style)
+    return dataclasses.replace(prompt, stop=(*prompt.stop, TIR_OUTPUT_FENCE))
 
 
 def resolve_style(requested: PromptStyle, model_name: str, has_chat_template: bool) -> PromptStyle:

@@ -33,7 +33,19 @@ from pydantic_core import PydanticCustomError
 
 from potcot.sandbox import ExecutionResult
 from potcot.server.engines.base import JsonOutput, SamplingOptions, TokenLogprob
-from potcot.server.solver import Attempt, Solution, Strategy
+from potcot.server.prompts import ChatMessage, Prompt
+from potcot.server.solver import (
+    DEFAULT_MAX_ROUNDS,
+    DEFAULT_SAMPLES,
+    MAX_ROUNDS,
+    MAX_SAMPLES,
+    VOTE_TEMPERATURE,
+    Attempt,
+    Solution,
+    Strategy,
+    ToolRound,
+    max_generations,
+)
 
 # --- integer bounds ----------------------------------------------------------------------------
 # Strict: a JSON ``true`` or ``2.5`` where a count is expected is a client's mistake, not a 1 or a 2.
@@ -47,6 +59,8 @@ MAX_CHOICES = 16
 Seed = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX, strict=True)]
 TokenBudget = Annotated[int, Field(ge=1, le=MAX_TOKENS_BOUND, strict=True)]
 Choices = Annotated[int, Field(ge=1, le=MAX_CHOICES, strict=True)]
+Rounds = Annotated[int, Field(ge=1, le=MAX_ROUNDS, strict=True)]
+Samples = Annotated[int, Field(ge=1, le=MAX_SAMPLES, strict=True)]
 
 
 # --- fields potcot does not implement ----------------------------------------------------------
@@ -174,9 +188,21 @@ class SolveRequest(_Request):
     strategy: Strategy = Strategy.HYBRID
     choices: list[NonEmptyText] | None = Field(None, min_length=2, max_length=26)
     max_tokens: TokenBudget | None = None
-    temperature: float = Field(0.0, ge=0, le=2, strict=True)
+    temperature: float | None = Field(
+        None, ge=0, le=2, strict=True, description=f"default: 0 (greedy); {VOTE_TEMPERATURE} for vote"
+    )
     seed: Seed | None = None
     model: str | None = None
+    max_rounds: Rounds | None = Field(
+        None, description=f"tir: the most code blocks run before the fallback; default {DEFAULT_MAX_ROUNDS}"
+    )
+    samples: Samples | None = Field(
+        None, description=f"vote: the most samples of each rationale; default {DEFAULT_SAMPLES}"
+    )
+
+    @property
+    def max_generations(self) -> int:
+        return max_generations(self.strategy, self.max_rounds or DEFAULT_MAX_ROUNDS, self.samples or DEFAULT_SAMPLES)
 
 
 class Execution(BaseModel):
@@ -191,6 +217,18 @@ class Execution(BaseModel):
         return cls(**result.to_dict())
 
 
+class RoundRecord(BaseModel):
+    text: str = Field(description="what the model wrote in this round")
+    program: str | None = Field(description="the code block the round ended with, which potcot ran")
+    execution: Execution | None
+    output: str | None = Field(description="the output block potcot wrote back; null: the model was done")
+
+    @classmethod
+    def of(cls, turn: ToolRound) -> RoundRecord:
+        execution = Execution.of(turn.execution) if turn.execution else None
+        return cls(text=turn.text, program=turn.program, execution=execution, output=turn.output)
+
+
 class AttemptRecord(BaseModel):
     rationale: str
     completion: str
@@ -199,6 +237,9 @@ class AttemptRecord(BaseModel):
     execution: Execution | None
     answer: str | None
     failure: str | None
+    rounds: list[RoundRecord] | None = Field(
+        None, description="tir: every round", exclude_if=lambda value: value is None
+    )
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptRecord:
@@ -210,7 +251,13 @@ class AttemptRecord(BaseModel):
             execution=Execution.of(attempt.execution) if attempt.execution else None,
             answer=attempt.answer,
             failure=attempt.failure,
+            rounds=[RoundRecord.of(turn) for turn in attempt.rounds] if attempt.rounds else None,
         )
+
+
+class VoteRecord(BaseModel):
+    answer: str
+    count: int
 
 
 class Usage(BaseModel):
@@ -244,10 +291,20 @@ class SolveResponse(BaseModel):
         description="the answer under strict extraction: a program's as is, a chain of thought's only if it "
         "states or boxes it; for multiple choice, an option letter"
     )
-    strategy: str | None = Field(description="the rationale that produced the answer: pot or cot")
+    strategy: str | None = Field(
+        description="the rationale that produced the answer: pot, cot or tir (for vote: the first that gave it)"
+    )
     requested_strategy: Strategy
     fallback_reason: str | None
-    attempts: list[AttemptRecord]
+    attempts: list[AttemptRecord] = Field(description="every rationale drawn, a vote's samples included")
+    votes: list[VoteRecord] | None = Field(
+        None,
+        description="vote: each distinct answer with its votes, most first",
+        exclude_if=lambda value: value is None,
+    )
+    confidence: float | None = Field(
+        None, description="vote: the winner's share of all valid votes", exclude_if=lambda value: value is None
+    )
     usage: Usage
     timings: Timings
 
@@ -262,6 +319,8 @@ class SolveResponse(BaseModel):
             requested_strategy=requested,
             fallback_reason=solution.fallback_reason,
             attempts=[AttemptRecord.of(attempt) for attempt in solution.attempts],
+            votes=[VoteRecord(answer=vote.answer, count=vote.count) for vote in solution.votes] or None,
+            confidence=solution.confidence,
             usage=Usage.of(solution.prompt_tokens, solution.completion_tokens),
             timings=Timings(
                 total_s=solution.total_s, generation_s=solution.generation_s, execution_s=solution.execution_s
@@ -385,6 +444,9 @@ class ResponseFormat(BaseModel):
 
 class ChatCompletionRequest(_SamplingRequest):
     messages: list[ChatMessageIn] = Field(min_length=1)
+    # vLLM's extension: the last (assistant) message is the start of the reply, which the model continues.
+    continue_final_message: StrictBool = False
+    add_generation_prompt: StrictBool = True
     max_completion_tokens: TokenBudget | None = None
     response_format: ResponseFormat | None = None
     logprobs: StrictBool | None = None
@@ -397,6 +459,24 @@ class ChatCompletionRequest(_SamplingRequest):
     prediction: dict[str, Any] | None = None
     audio: dict[str, Any] | None = None
     modalities: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _continue_an_assistant_message(self) -> ChatCompletionRequest:
+        """As vLLM: a reply is either started afresh or continued, and only an assistant's."""
+        if self.continue_final_message == self.add_generation_prompt:
+            raise PydanticCustomError(
+                "continuation", "continue_final_message needs add_generation_prompt false, and only it allows that"
+            )
+        if self.continue_final_message and self.messages[-1].role != "assistant":
+            raise PydanticCustomError("continuation", "continue_final_message needs a final assistant message")
+        return self
+
+    def prompt(self) -> Prompt:
+        """The engine's prompt: the messages, and the reply to continue, if any."""
+        messages = [ChatMessage(message.role, message.text) for message in self.messages]
+        if not self.continue_final_message:
+            return Prompt(messages=tuple(messages))
+        return Prompt(messages=tuple(messages[:-1]), continuation=messages[-1].content)
 
     @field_validator("top_logprobs")
     @classmethod

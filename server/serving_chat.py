@@ -13,7 +13,7 @@ from potcot.sandbox import ExecutionResult
 from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk, TokenLogprob
 from potcot.server.errors import ApiError
 from potcot.server.metrics import Metrics
-from potcot.server.prompts import ChatMessage, Prompt, Rationale
+from potcot.server.prompts import Rationale
 from potcot.server.protocol import (
     ChatChoice,
     ChatCompletionChunk,
@@ -56,10 +56,16 @@ class Transcript:
         else:
             self._add(f"\n\nThe program failed ({result.status}): {result.error}")
 
+    def on_tool_output(self, block: str) -> None:
+        self._add(block)
+
     def on_fallback(self, reason: str | None) -> None:
-        self._add(f"\n\nThe program gave no answer ({reason}), so let's reason step by step.\n\n")
+        self._add(f"\n\nThat gave no answer ({reason}), so let's reason step by step.\n\n")
 
     def conclude(self, solution: Solution) -> None:
+        if solution.votes:
+            tally = ", ".join(f"{vote.answer} ({vote.count})" for vote in solution.votes)
+            self._add(f"Votes over {len(solution.attempts)} samples: {tally}.")
         self._add(
             f"\n\nThe answer is {solution.answer}." if solution.answer is not None else "\n\nNo answer was found."
         )
@@ -87,7 +93,7 @@ class ChatService:
         self._models.check_token_budget(request.token_budget, request.token_budget_field)
         if strategy is not None:
             return await self._solve(request, strategy, request_id)
-        prompt = Prompt(messages=tuple(ChatMessage(message.role, message.text) for message in request.messages))
+        prompt = request.prompt()
         options = request.sampling_options(request.token_budget)
         if request.stream:
             return self._stream(request, await primed(self._engine.stream(prompt, options, request_id)))
@@ -148,6 +154,10 @@ class ChatService:
             raise ApiError(400, "solving models answer with a transcript, not JSON", param="response_format")
         if request.logprobs:
             raise ApiError(400, "solving models answer with a transcript, not log-probabilities", param="logprobs")
+        if request.continue_final_message:
+            raise ApiError(
+                400, "solving models answer a question; they continue no reply", param="continue_final_message"
+            )
         questions = [message.text for message in request.messages if message.role == "user"]
         if not questions or is_blank(questions[-1]):
             raise ApiError(400, "solving models need a user message with the question", param="messages")

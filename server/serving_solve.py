@@ -1,4 +1,4 @@
-"""``POST /solve``: one question, solved by the hybrid solver."""
+"""``POST /solve``: one question, solved with the strategy it names."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ class SolveService:
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             seed=request.seed,
+            max_rounds=request.max_rounds,
+            samples=request.samples,
         )
         solution = await self._solver.solve(request.question, options, request_id)
         self._metrics.record_solution(solution, request.strategy)

@@ -1,27 +1,35 @@
-"""The hybrid solver of the MAmmoTH paper: a program of thought first, run in the sandbox; a chain
-of thought when the program gives no answer.
+"""The solve strategies. ``hybrid`` is the MAmmoTH paper's: a program of thought first, run in
+the sandbox; a chain of thought when the program gives no answer.
 
     question ─ PoT prompt ─ generate ─ extract program ─ run in sandbox ─ answer? ── yes ─→ done
                                                                          │ no: fallback reason
              ─ CoT prompt ─ generate ─ extract answer ───────────────────────────────────→ done
+
+``pot`` and ``cot`` are either half alone. ``tir`` (tool-integrated reasoning, as Qwen2.5-Math
+evaluates it) lets the model read its code's real output and go on, round after round, with the
+same chain-of-thought fallback. ``vote`` samples programs and chains of thought together and takes
+the answer most of them agree on, stopping as soon as the rest cannot change it.
 
 Many questions share the engine's continuous batching concurrently; nothing here serialises them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from potcot.answers import chain_of_thought_answer, extract_program, program_answer
+from potcot.answers import Grader, chain_of_thought_answer, cheap_verdict, extract_program, program_answer
+from potcot.answers.parse import last_python_block
 from potcot.sandbox import ExecutionResult, Sandbox
 from potcot.server import prompts
 from potcot.server.engines import Engine, Generation, SamplingOptions
 from potcot.server.prompts import Prompt, PromptStyle, Rationale
 from potcot.server.settings import DEFAULT_MAX_TOKENS
+from potcot.server.voting import Tally, Vote
 
 if TYPE_CHECKING:
     from potcot.server.settings import EngineSettings, SolveDefaults
@@ -31,17 +39,39 @@ class Strategy(enum.StrEnum):
     HYBRID = "hybrid"  # PoT, then CoT if the program gives no answer
     POT = "pot"
     COT = "cot"
+    TIR = "tir"  # tool-integrated reasoning, then CoT if it states no answer
+    VOTE = "vote"  # self-consistency over programs and chains of thought together
 
-    @property
-    def max_generations(self) -> int:
-        """The most generations one solve can ask of the engine: what admission charges for it."""
-        return 2 if self is Strategy.HYBRID else 1
+
+# A tool-integrated rationale's most rounds (code blocks run), and a vote's most samples of each
+# rationale, when a request names none.
+DEFAULT_MAX_ROUNDS = 4
+DEFAULT_SAMPLES = 8
+# The most of each a request may ask for: past these it is a mistake, and admission would refuse it.
+MAX_ROUNDS = 16
+MAX_SAMPLES = 32
+# A vote samples when the request gives no temperature: greedy samples would all be the same.
+VOTE_TEMPERATURE = 0.7
+
+
+def max_generations(strategy: Strategy, max_rounds: int = DEFAULT_MAX_ROUNDS, samples: int = DEFAULT_SAMPLES) -> int:
+    """The most generations one solve can ask of the engine: what admission charges for it."""
+    if strategy is Strategy.TIR:
+        return max_rounds + 1  # every round, then the chain-of-thought fallback
+    if strategy is Strategy.VOTE:
+        return 2 * samples
+    return 2 if strategy is Strategy.HYBRID else 1
 
 
 # Why a program of thought gave no answer, besides the sandbox's own non-ok statuses.
 NO_PROGRAM = "no_program"
 NO_ANSWER = "no_answer"
 NOT_AN_OPTION = "not_an_option"
+ROUNDS_EXHAUSTED = "rounds_exhausted"  # tool-integrated reasoning still wanted to run code
+# A vote's later rounds draw this many more samples of each rationale at once.
+VOTE_ROUND_SAMPLES = 2
+# The most characters of a program's output read back to the model, as Qwen2.5-Math's evaluation caps it.
+MAX_TOOL_OUTPUT_CHARS = 1000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -51,6 +81,14 @@ class SolveOptions:
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0  # greedy: a solve is reproducible unless asked otherwise
     seed: int | None = None
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    samples: int = DEFAULT_SAMPLES
+    # A vote stops once its leader cannot be overtaken; off only to measure what that saves.
+    stop_early: bool = True
+
+    @property
+    def max_generations(self) -> int:
+        return max_generations(self.strategy, self.max_rounds, self.samples)
 
     @classmethod
     def of(
@@ -62,17 +100,41 @@ class SolveOptions:
         max_tokens: int | None = None,
         temperature: float | None = None,
         seed: int | None = None,
+        max_rounds: int | None = None,
+        samples: int | None = None,
     ) -> SolveOptions:
         """What a caller asked for, the configured defaults for what it left out: the one place
         every way of solving (``/solve``, chat, ``potcot solve``, the offline benchmark) builds
-        its options, so that they all answer alike."""
-        options = cls(strategy, choices, max_tokens or defaults.max_tokens, seed=seed)
-        return options if temperature is None else dataclasses.replace(options, temperature=temperature)
+        its options, so that they all answer alike. A solve is greedy unless asked otherwise; a
+        vote samples."""
+        if temperature is None:
+            temperature = VOTE_TEMPERATURE if strategy is Strategy.VOTE else 0.0
+        return cls(
+            strategy,
+            choices,
+            max_tokens or defaults.max_tokens,
+            temperature,
+            seed,
+            max_rounds or DEFAULT_MAX_ROUNDS,
+            samples or DEFAULT_SAMPLES,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ToolRound:
+    """One round of tool-integrated reasoning: what the model wrote, the code block it ended with
+    and what running it gave, and the output block potcot wrote back (None: the model was done)."""
+
+    text: str
+    program: str | None = None
+    execution: ExecutionResult | None = None
+    output: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Attempt:
-    """One rationale: what the model wrote, what running it gave, and the answer if any."""
+    """One rationale: what the model wrote, what running it gave, and the answer if any. A batch of
+    samples drawn at once counts its tokens on its first sample."""
 
     rationale: Rationale
     completion: str
@@ -85,6 +147,7 @@ class Attempt:
     answer: str | None = None
     strict_answer: str | None = None  # a chain of thought's only if it states or boxes it
     failure: str | None = None
+    rounds: tuple[ToolRound, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,6 +160,7 @@ class Solution:
     fallback_reason: str | None  # why the program of thought was not used, when it was tried
     attempts: tuple[Attempt, ...]
     total_s: float
+    votes: tuple[Vote, ...] = ()  # a vote's distinct answers, most votes first
 
     @property
     def prompt_tokens(self) -> int:
@@ -112,7 +176,15 @@ class Solution:
 
     @property
     def execution_s(self) -> float:
-        return sum(attempt.execution.duration_s for attempt in self.attempts if attempt.execution)
+        executions = [attempt.execution for attempt in self.attempts if not attempt.rounds]
+        executions += [turn.execution for attempt in self.attempts for turn in attempt.rounds]
+        return sum(execution.duration_s for execution in executions if execution is not None)
+
+    @property
+    def confidence(self) -> float | None:
+        """A vote's winning share of all valid votes."""
+        total = sum(vote.count for vote in self.votes)
+        return self.votes[0].count / total if total else None
 
 
 class SolveObserver(Protocol):
@@ -122,36 +194,55 @@ class SolveObserver(Protocol):
 
     def on_execution(self, result: ExecutionResult) -> None: ...
 
+    def on_tool_output(self, block: str) -> None:
+        """The output block tool-integrated reasoning writes back after a code block ran."""
+
     def on_fallback(self, reason: str | None) -> None: ...
 
 
 class Solver:
-    def __init__(self, engine: Engine, sandbox: Sandbox, style: PromptStyle, program_timeout_s: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        sandbox: Sandbox,
+        style: PromptStyle,
+        program_timeout_s: float,
+        grader: Grader | None = None,
+    ) -> None:
         self.engine = engine
         self.sandbox = sandbox
         self.style = style
         self.program_timeout_s = program_timeout_s
+        self._grader = grader  # a vote's equivalence of answers; without one, only cheap verdicts
 
     @classmethod
-    def for_settings(cls, engine: Engine, sandbox: Sandbox, settings: EngineSettings) -> Solver:
+    def for_settings(
+        cls, engine: Engine, sandbox: Sandbox, settings: EngineSettings, grader: Grader | None = None
+    ) -> Solver:
         """The solver as ``potcot serve`` configures it; ``potcot solve`` and the offline benchmark
         build theirs here too, so that every mode answers alike. Programs get the sandbox's own
         time limit."""
         style = prompts.resolve_style(settings.prompt_style, engine.model_name, engine.has_chat_template)
-        return cls(engine, sandbox, style, sandbox.limits.timeout_s)
+        return cls(engine, sandbox, style, sandbox.limits.timeout_s, grader)
 
     async def solve(
         self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None = None
     ) -> Solution:
         started = time.perf_counter()
+        if options.strategy is Strategy.VOTE:
+            return await self._vote(question, options, request_id, started)
         attempts: list[Attempt] = []
         fallback_reason = None
         if options.strategy is not Strategy.COT:
-            program_of_thought = await self._program_of_thought(question, options, request_id, observer)
-            attempts.append(program_of_thought)
-            if program_of_thought.answer is not None or options.strategy is Strategy.POT:
+            first = (
+                await self._tool_integrated(question, options, request_id, observer)
+                if options.strategy is Strategy.TIR
+                else await self._program_of_thought(question, options, request_id, observer)
+            )
+            attempts.append(first)
+            if first.answer is not None or options.strategy is Strategy.POT:
                 return _solution(attempts, None, started)
-            fallback_reason = program_of_thought.failure
+            fallback_reason = first.failure
             if observer is not None:
                 observer.on_fallback(fallback_reason)
         attempts.append(await self._chain_of_thought(question, options, request_id, observer))
@@ -161,8 +252,12 @@ class Solver:
         self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None
     ) -> Attempt:
         prompt = prompts.program_of_thought(question, self.style, options.choices)
-        attempt, generation = await self._generate(Rationale.POT, prompt, options, f"{request_id}-pot", observer)
-        program = extract_program(generation.texts[0])
+        attempt, _ = await self._generate(Rationale.POT, prompt, options, f"{request_id}-pot", observer)
+        return await self._judge_program(attempt, options, observer)
+
+    async def _judge_program(self, attempt: Attempt, options: SolveOptions, observer: SolveObserver | None) -> Attempt:
+        """A program of thought's attempt with its program run and its answer read, or why not."""
+        program = extract_program(attempt.completion)
         if program is None:
             return dataclasses.replace(attempt, failure=NO_PROGRAM)
         execution = await self.sandbox.arun(program, timeout=self.program_timeout_s)
@@ -182,10 +277,115 @@ class Solver:
         self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None
     ) -> Attempt:
         prompt = prompts.chain_of_thought(question, self.style, options.choices)
-        attempt, generation = await self._generate(Rationale.COT, prompt, options, f"{request_id}-cot", observer)
-        answer = chain_of_thought_answer(generation.texts[0], options.choices)
-        strict = chain_of_thought_answer(generation.texts[0], options.choices, lenient=False)
-        return dataclasses.replace(attempt, answer=answer, strict_answer=strict, failure=None if answer else NO_ANSWER)
+        attempt, _ = await self._generate(Rationale.COT, prompt, options, f"{request_id}-cot", observer)
+        return _judge_chain_of_thought(attempt, options)
+
+    async def _tool_integrated(
+        self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None
+    ) -> Attempt:
+        """Rounds of generation that stop where a code block's output belongs; potcot runs the
+        block and writes its real output back, and the model goes on reading it."""
+        prompt = prompts.tool_integrated(question, self.style, options.choices)
+        reply, rounds, attempts = "", [], []
+        for index in range(options.max_rounds):
+            turn_prompt = dataclasses.replace(prompt, continuation=reply)
+            attempt, _ = await self._generate(Rationale.TIR, turn_prompt, options, f"{request_id}-tir{index}", observer)
+            attempts.append(attempt)
+            turn = await self._tool_round(attempt, observer)
+            rounds.append(turn)
+            reply += turn.text + (turn.output or "")
+            if turn.output is None:
+                break
+        final = rounds[-1]
+        exhausted = final.output is not None  # the last round still ended in code to run
+        answer = None if exhausted else chain_of_thought_answer(final.text, options.choices, lenient=False)
+        failure = (ROUNDS_EXHAUSTED if exhausted else NO_ANSWER) if answer is None else None
+        return Attempt(
+            rationale=Rationale.TIR,
+            completion=reply,
+            finish_reason=attempts[-1].finish_reason,
+            prompt_tokens=sum(attempt.prompt_tokens for attempt in attempts),
+            completion_tokens=sum(attempt.completion_tokens for attempt in attempts),
+            generation_s=sum(attempt.generation_s for attempt in attempts),
+            program=final.program,
+            execution=final.execution,
+            answer=answer,
+            strict_answer=answer,
+            failure=failure,
+            rounds=tuple(rounds),
+        )
+
+    async def _tool_round(self, attempt: Attempt, observer: SolveObserver | None) -> ToolRound:
+        """One round's text, cut where an output block begins: a model's own output block is
+        invented, never read. A round that ends in a code block has it run."""
+        text, fence, _ = attempt.completion.partition(prompts.TIR_OUTPUT_FENCE)
+        wants_output = bool(fence) or (attempt.finish_reason == "stop" and text.rstrip().endswith("```"))
+        program = last_python_block(text) if wants_output else None
+        if program is None:
+            return ToolRound(text)
+        execution = await self.sandbox.arun(program, timeout=self.program_timeout_s)
+        block = _output_block(execution, text)
+        if observer is not None:
+            observer.on_tool_output(block)
+        return ToolRound(text, program, execution, block)
+
+    async def _vote(self, question: str, options: SolveOptions, request_id: str, started: float) -> Solution:
+        """Self-consistency over both rationales: a program and a chain of thought first; when
+        they agree, that is the answer. Else more of both, in rounds, until ``samples`` of each
+        or until the leader cannot be overtaken."""
+        tally = Tally(lambda first, second: self._same_answer(first, second, options.choices))
+        attempts: list[Attempt] = []
+        drawn = 0
+        while drawn < options.samples:
+            batch = 1 if drawn == 0 else min(VOTE_ROUND_SAMPLES, options.samples - drawn)
+            sampled = await self._sample_both(question, options, f"{request_id}-vote{drawn}", batch)
+            attempts += sampled
+            drawn += batch
+            for attempt in sampled:
+                if attempt.answer is not None:
+                    await asyncio.to_thread(tally.add, attempt.answer)
+            decided = tally.decided(votes_to_come=2 * (options.samples - drawn)) or _first_pair_agrees(tally, drawn)
+            if decided and options.stop_early:
+                break
+        return _vote_solution(tally.votes, attempts, started)
+
+    async def _sample_both(self, question: str, options: SolveOptions, request_id: str, n: int) -> list[Attempt]:
+        """``n`` programs of thought (run) and ``n`` chains of thought, drawn together; the samples of
+        one rationale share their prompt, so the engine reuses its prefix."""
+        pot = prompts.program_of_thought(question, self.style, options.choices)
+        cot = prompts.chain_of_thought(question, self.style, options.choices)
+        programs, chains = await asyncio.gather(
+            self._samples(Rationale.POT, pot, options, f"{request_id}-pot", n),
+            self._samples(Rationale.COT, cot, options, f"{request_id}-cot", n),
+        )
+        judged = await asyncio.gather(*(self._judge_program(attempt, options, None) for attempt in programs))
+        return [*judged, *(_judge_chain_of_thought(attempt, options) for attempt in chains)]
+
+    def _same_answer(self, first: str, second: str, choices: Sequence[str] | None) -> bool:
+        if self._grader is not None:
+            return self._grader.match(first, second, choices)
+        return cheap_verdict(first, second, choices) is True
+
+    async def _samples(
+        self, rationale: Rationale, prompt: Prompt, options: SolveOptions, request_id: str, n: int
+    ) -> list[Attempt]:
+        sampling = SamplingOptions(
+            max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed, n=n
+        )
+        started = time.perf_counter()
+        generation = await self.engine.generate(prompt, sampling, request_id)
+        elapsed = time.perf_counter() - started
+        return [
+            Attempt(
+                rationale=rationale,
+                completion=text,
+                finish_reason=finish_reason,
+                prompt_tokens=generation.prompt_tokens if index == 0 else 0,
+                completion_tokens=generation.completion_tokens if index == 0 else 0,
+                generation_s=elapsed if index == 0 else 0.0,
+            )
+            for index, (text, finish_reason) in enumerate(zip(generation.texts, generation.finish_reasons, strict=True))
+        ]
 
     async def _generate(
         self,
@@ -208,6 +408,41 @@ class Solver:
             generation_s=time.perf_counter() - started,
         )
         return attempt, generation
+
+
+def _judge_chain_of_thought(attempt: Attempt, options: SolveOptions) -> Attempt:
+    answer = chain_of_thought_answer(attempt.completion, options.choices)
+    strict = chain_of_thought_answer(attempt.completion, options.choices, lenient=False)
+    return dataclasses.replace(attempt, answer=answer, strict_answer=strict, failure=None if answer else NO_ANSWER)
+
+
+def _output_block(execution: ExecutionResult, text: str) -> str:
+    """What a code block's run gives back to the model, as Qwen2.5-Math's evaluation writes it:
+    its output, or the last line of its error; on a line of its own after the block."""
+    shown = execution.stdout.strip() if execution.ok else (execution.error or execution.status.value).splitlines()[-1]
+    if len(shown) > MAX_TOOL_OUTPUT_CHARS:
+        shown = shown[:MAX_TOOL_OUTPUT_CHARS] + "..."
+    separator = "" if text.endswith("\n") else "\n"
+    return f"{separator}{prompts.TIR_OUTPUT_FENCE}\n{shown}\n```\n"
+
+
+def _first_pair_agrees(tally: Tally, drawn: int) -> bool:
+    """A program and a chain of thought that agree are rarely both wrong: two samples suffice."""
+    return drawn == 1 and tally.total == 2 and len(tally.votes) == 1
+
+
+def _vote_solution(votes: tuple[Vote, ...], attempts: list[Attempt], started: float) -> Solution:
+    winner = votes[0].answer if votes else None
+    first = next((attempt for attempt in attempts if winner is not None and attempt.answer == winner), None)
+    return Solution(
+        answer=winner,
+        strict_answer=winner,
+        strategy=first.rationale if first is not None else None,
+        fallback_reason=None,
+        attempts=tuple(attempts),
+        total_s=time.perf_counter() - started,
+        votes=votes,
+    )
 
 
 def _solution(attempts: list[Attempt], fallback_reason: str | None, started: float) -> Solution:

@@ -82,7 +82,7 @@ def test_solve_and_bench_show_no_http_settings_and_lower_case_choices(command: s
     completed = potcot(command, "--help")
     assert completed.returncode == 0, completed.stderr
     assert "--port" not in completed.stdout and "--max-concurrent-requests" not in completed.stdout
-    assert "{hybrid,pot,cot}" in completed.stdout and "{auto,alpaca,chat}" in completed.stdout
+    assert "{hybrid,pot,cot,tir,vote}" in completed.stdout and "{auto,alpaca,chat}" in completed.stdout
     assert "--max-tokens" in completed.stdout and "HYBRID" not in completed.stdout
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from pydantic_settings import CliApp, CliSubCommand
@@ -13,6 +14,9 @@ from potcot.answers import Grader
 from potcot.sandbox import Sandbox
 from potcot.server.commands import read_text
 from potcot.server.settings import Command
+
+if TYPE_CHECKING:
+    from potcot.training.filter import FilterReport
 
 
 class Gsm8kPotCommand(BaseModel):
@@ -46,9 +50,32 @@ class FilterCommand(BaseModel):
         with Sandbox(self.workers) as sandbox, Grader() as grader:
             kept, report = filter_programs(records, sandbox, grader)
         write_jsonl(self.output, kept)
-        print(
-            f"kept {report.kept} of {report.total}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
-        )
+        print(f"kept {report.kept} of {report.total}: {_outcomes(report)}")
+
+
+class TirCommand(BaseModel):
+    """Programs of thought as tool-integrated rationales with their real output; wrong answers dropped."""
+
+    input: Path = Field(description="program-of-thought records (JSONL), e.g. the output of `potcot data filter`")
+    output: Path = Field(description="tool-integrated records (JSONL), for `potcot data mix --tir`")
+    workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
+
+    def cli_cmd(self) -> None:
+        from potcot.training.records import read_records, write_jsonl
+        from potcot.training.tir import tir_records
+
+        records = list(read_records(self.input))
+        try:
+            with Sandbox(self.workers) as sandbox, Grader() as grader:
+                written, report = tir_records(records, sandbox, grader)
+        except ValueError as error:
+            raise SystemExit(f"potcot data tir: {error}") from None
+        write_jsonl(self.output, written)
+        print(f"{report.kept} of {report.total} programs became tool-integrated rationales: {_outcomes(report)}")
+
+
+def _outcomes(report: FilterReport) -> str:
+    return ", ".join(f"{outcome} {count}" for outcome, count in sorted(report.counts.items()))
 
 
 class MixCommand(BaseModel):
@@ -58,6 +85,7 @@ class MixCommand(BaseModel):
     cot: list[Path] = Field(
         default_factory=list, description="chain-of-thought records, or training rows with meta.solution"
     )
+    tir: list[Path] = Field(default_factory=list, description="tool-integrated records, from `potcot data tir`")
     output: Path = Field(description="a folder for train.jsonl and eval.jsonl")
     style: str = Field("alpaca", pattern="^(alpaca|chat)$", description="alpaca (MathInstruct) or chat")
     cot_share: float | None = Field(None, ge=0, le=1, description="share of chains of thought; default: keep all")
@@ -69,20 +97,22 @@ class MixCommand(BaseModel):
         from potcot.training.mix import MixConfig, mix
         from potcot.training.records import read_records, write_jsonl
 
-        records = [record for path in [*self.pot, *self.cot] for record in read_records(path)]
+        records = [record for path in [*self.pot, *self.cot, *self.tir] for record in read_records(path)]
         config = MixConfig(PromptStyle(self.style), self.cot_share, self.eval_fraction, self.seed)
         train, held_out, stats = mix(records, config)
         write_jsonl(self.output / "train.jsonl", train)
         write_jsonl(self.output / "eval.jsonl", held_out)
-        print(f"{stats.cot} chains of thought and {stats.pot} programs, {stats.duplicates_dropped} duplicates dropped: "
+        print(f"{stats.cot} chains of thought, {stats.pot} programs and {stats.tir} tool-integrated rationales, "
+              f"{stats.duplicates_dropped} duplicates dropped: "
               f"{stats.train} for training, {stats.held_out} held out, in {self.output}")  # fmt: skip
 
 
 class DataCommand(Command):
-    """Curate training data: programs from GSM8K, the execution filter, the hybrid mix."""
+    """Curate training data: programs from GSM8K, the execution filter, TIR records, the hybrid mix."""
 
     gsm8k_pot: CliSubCommand[Gsm8kPotCommand]
     filter: CliSubCommand[FilterCommand]
+    tir: CliSubCommand[TirCommand]
     mix: CliSubCommand[MixCommand]
 
     def cli_cmd(self) -> None:

@@ -1,14 +1,17 @@
 """A hybrid instruction set in MathInstruct's Alpaca format (``instruction``, ``output``, ``source``)
-from chain-of-thought and program-of-thought rationales: deduplicated, balanced to a CoT share,
-split into training and held-out records by question.
+from chain-of-thought, program-of-thought and tool-integrated rationales: deduplicated, balanced to a
+CoT share, split into training and held-out records by question.
 
 Instructions come from ``server.prompts``, so a model is trained on exactly the prompts it is later
 served with: MAmmoTH's trigger "Let's write a program." on program items in the Alpaca style, the
-chat instructions (and a ```python block around programs) in the chat style.
+chat instructions (and a ```python block around programs) in the chat style, and Qwen2.5-Math's
+tool-integrated instruction on tool-integrated items in either style (their output is already in
+the format the ``tir`` strategy reads, code blocks included).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import random
@@ -21,7 +24,9 @@ from potcot.training.records import RationaleRecord
 @dataclasses.dataclass(frozen=True)
 class MixConfig:
     style: PromptStyle = PromptStyle.ALPACA
-    cot_share: float | None = None  # share of chains of thought in the mix; None keeps every record
+    # Share of chains of thought in the mix, against programs and tool-integrated rationales
+    # together; None keeps every record.
+    cot_share: float | None = None
     eval_fraction: float = 0.05
     seed: int = 0
 
@@ -39,6 +44,7 @@ class MixStats:
     duplicates_dropped: int
     cot: int
     pot: int
+    tir: int
     train: int
     held_out: int
 
@@ -52,8 +58,15 @@ def mix(
     held_out: list[dict[str, str]] = []
     for record in balanced:
         (held_out if _held_out(record.question, config) else train).append(_alpaca_record(record, config.style))
-    cot = sum(record.rationale is Rationale.COT for record in balanced)
-    stats = MixStats(unique.dropped, cot, len(balanced) - cot, len(train), len(held_out))
+    kinds = collections.Counter(record.rationale for record in balanced)
+    stats = MixStats(
+        duplicates_dropped=unique.dropped,
+        cot=kinds[Rationale.COT],
+        pot=kinds[Rationale.POT],
+        tir=kinds[Rationale.TIR],
+        train=len(train),
+        held_out=len(held_out),
+    )
     return train, held_out, stats
 
 
@@ -77,19 +90,21 @@ def _deduplicated(records: Iterable[RationaleRecord]) -> _Unique:
 
 
 def _balanced(records: list[RationaleRecord], config: MixConfig) -> list[RationaleRecord]:
-    """Downsample whichever kind exceeds its share, at random but reproducibly."""
+    """Downsample whichever side exceeds its share, at random but reproducibly: chains of thought,
+    or the rationales that run code (programs and tool-integrated ones, sampled together, so their
+    own proportion stays as it was)."""
     if config.cot_share is None:
         return records
     cot = [record for record in records if record.rationale is Rationale.COT]
-    pot = [record for record in records if record.rationale is Rationale.POT]
+    code = [record for record in records if record.rationale is not Rationale.COT]
     share = config.cot_share
     if share in (0, 1):
-        cot, pot = (cot, []) if share == 1 else ([], pot)
-    elif len(cot) / share > len(pot) / (1 - share):
-        cot = random.Random(config.seed).sample(cot, round(len(pot) * share / (1 - share)))
+        cot, code = (cot, []) if share == 1 else ([], code)
+    elif len(cot) / share > len(code) / (1 - share):
+        cot = random.Random(config.seed).sample(cot, round(len(code) * share / (1 - share)))
     else:
-        pot = random.Random(config.seed).sample(pot, round(len(cot) * (1 - share) / share))
-    chosen = {id(record) for record in cot + pot}
+        code = random.Random(config.seed).sample(code, round(len(cot) * (1 - share) / share))
+    chosen = {id(record) for record in cot + code}
     return [record for record in records if id(record) in chosen]
 
 

@@ -1,5 +1,6 @@
-"""Rationale records: one worked solution of one question, a program (``pot``) or a chain of
-thought (``cot``), read and written as JSONL."""
+"""Rationale records: one worked solution of one question, a program (``pot``), a chain of
+thought (``cot``) or a tool-integrated rationale (``tir``, text and a program with its real output),
+read and written as JSONL."""
 
 from __future__ import annotations
 

@@ -17,14 +17,16 @@ _EXPONENT = (
     r"|\s*(?:\\times|\\cdot|×|\*)\s*10\s*(?:\^|\*\*)\s*(?P<power>\{\s*[-+]?\d{1,3}\s*\}|[-+]?\d{1,3}))"
 )
 _VALUE = (
-    rf"(?P<sign>[-+])?\s*(?:"
+    rf"(?P<sign>[-+])?\s*(?P<value>"
     rf"(?:(?P<whole>\d+)\s+)?(?P<numerator>\d+)\s*/\s*(?P<denominator>\d+)"
     rf"|(?P<mantissa>{_DIGITS}){_EXPONENT}?)"
 )
 _NUMBER = re.compile(
     rf"^(?P<negative>-)?\s*(?:{_CURRENCY})?{_VALUE}\s*(?P<percent>\\?%|percent)?\s*(?:[a-zA-Z][a-zA-Z .]*)?$"
 )
-_NUMBER_IN_TEXT = re.compile(rf"-?(?:{_DIGITS})(?:/\d+)?")
+# A number inside a text: a fraction or a decimal, in scientific notation as one number (``1.5e3``);
+# not the exponent of a power (the ``2`` of ``cm^2``, ``x**2``), nor the tail of a longer number.
+_NUMBER_IN_TEXT = re.compile(rf"(?<![\d.^])(?<!\^\{{)(?<!\*\*)-?(?:{_DIGITS})(?:/\d+|[eE][-+]?\d{{1,3}}(?!\d))?")
 # Longer text is no plain number; the cap also bounds the regular expression's work.
 _MAX_NUMBER_CHARS = 100
 
@@ -41,6 +43,19 @@ def parse_number(text: str) -> float | None:
         return None
     negative = (match["negative"] is not None) != (match["sign"] == "-")
     return -value if negative else value
+
+
+def plain_number(text: str) -> str | None:
+    """An answer that is one number (as ``parse_number`` reads it) as that number alone, written
+    as it was but without currency, percent sign, unit words or thousands separators: ``$1,200``
+    gives ``1200``, ``-\\$0.50`` gives ``-0.50``, ``18 apples`` gives ``18``, ``12.5%`` gives
+    ``12.5`` (as ``parse_number`` and MAmmoTH's evaluation read it), while ``450.00``, ``2 1/2``
+    and ``1.5e3`` stay as written. None for anything else."""
+    match = _number_match(text)
+    if match is None or parse_number(text) is None:
+        return None
+    negative = (match["negative"] is not None) != (match["sign"] == "-")
+    return f"{'-' if negative else ''}{match['value'].replace(',', '')}"
 
 
 def mixed_number_as_fraction(text: str) -> str | None:
@@ -77,6 +92,8 @@ def _decimal_value(match: re.Match[str]) -> float:
 
 def last_number(text: str) -> str | None:
     """The last number written in a text, as written but without thousands separators: the answer
-    MAmmoTH's evaluation falls back to when a chain of thought states none."""
+    MAmmoTH's evaluation falls back to when a chain of thought states none, and the value of a
+    printed sentence (``You have $100 to spend``). Exponents of powers are no number the text
+    states (``25 cm^2`` gives ``25``)."""
     numbers = _NUMBER_IN_TEXT.findall(text)
     return numbers[-1].replace(",", "") if numbers else None

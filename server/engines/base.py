@@ -92,7 +92,10 @@ class Engine(abc.ABC):
         self, prompt: Prompt, options: SamplingOptions, request_id: str
     ) -> AsyncGenerator[GenerationChunk, None]:
         """Generate, yielding text as it is produced. Closing the iterator early cancels the
-        generation, which is how a client that disconnects frees the model."""
+        generation, which is how a client that disconnects frees the model.
+
+        The model reads ``prompt.continuation`` as the start of its reply and goes on from there;
+        the text yielded is only what it adds, so a caller joins the two itself."""
 
     @abc.abstractmethod
     async def check_health(self) -> None:

@@ -179,15 +179,9 @@ class OpenAIEngine(Engine):
         }
         if options.json_output is not None:
             body["response_format"] = _response_format(options.json_output)
-        if prompt.messages is not None:
-            body["messages"] = [{"role": m.role, "content": m.content} for m in prompt.messages]
-            if options.logprobs is not None:
-                body["logprobs"], body["top_logprobs"] = True, options.logprobs
-            return "/v1/chat/completions", body
-        body["prompt"] = prompt.text
-        if options.logprobs is not None:
-            body["logprobs"] = options.logprobs
-        return "/v1/completions", body
+        if prompt.text is not None:
+            return "/v1/completions", body | _text_fields(prompt.text + prompt.continuation, options.logprobs)
+        return "/v1/chat/completions", body | _chat_fields(prompt, options.logprobs)
 
     def _rotation(self) -> list[str]:
         """Every upstream once, healthy ones first, starting one further along each time."""
@@ -222,6 +216,29 @@ class OpenAIEngine(Engine):
         await self._client.aclose()
         if self._probe_client is not self._client:
             await self._probe_client.aclose()
+
+
+def _text_fields(text: str, logprobs: int | None) -> dict[str, object]:
+    """Text completion's own fields: the prompt, its continuation already appended."""
+    fields: dict[str, object] = {"prompt": text}
+    if logprobs is not None:
+        fields["logprobs"] = logprobs
+    return fields
+
+
+def _chat_fields(prompt: Prompt, logprobs: int | None) -> dict[str, object]:
+    """Chat completion's own fields. A continuation goes as the assistant's unfinished last message,
+    which vLLM's server renders open-ended and continues (``continue_final_message``, with no new
+    generation prompt) instead of opening another assistant turn; without one the request is plain
+    OpenAI, which every compatible server takes."""
+    messages = [{"role": message.role, "content": message.content} for message in prompt.messages or ()]
+    fields: dict[str, object] = {"messages": messages}
+    if prompt.continuation:
+        messages.append({"role": "assistant", "content": prompt.continuation})
+        fields |= {"continue_final_message": True, "add_generation_prompt": False}
+    if logprobs is not None:
+        fields |= {"logprobs": True, "top_logprobs": logprobs}
+    return fields
 
 
 async def _first_model_card(client: httpx.AsyncClient, upstreams: Sequence[str], model: str | None) -> dict[str, Any]:

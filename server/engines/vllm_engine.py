@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from typing import Protocol
 
 from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
@@ -32,6 +33,14 @@ from potcot.server.settings import EngineSettings
 # machine a few GiB of KV cache, plenty for small models.
 _CPU_MEMORY_SHARE = 0.3
 _GPU_MEMORY_SHARE = 0.9
+
+
+class ChatTemplating(Protocol):
+    """The one thing rendering needs of a tokenizer: its chat template."""
+
+    def apply_chat_template(
+        self, conversation: list[dict[str, str]], *, add_generation_prompt: bool, tokenize: bool
+    ) -> str: ...
 
 
 class VllmEngine(Engine):
@@ -63,7 +72,7 @@ class VllmEngine(Engine):
     async def stream(
         self, prompt: Prompt, options: SamplingOptions, request_id: str
     ) -> AsyncGenerator[GenerationChunk, None]:
-        text, tokenization = self._render(prompt)
+        text, tokenization = render_prompt(self._tokenizer, prompt)
         try:
             params = SamplingParams(
                 n=options.n,
@@ -89,17 +98,6 @@ class VllmEngine(Engine):
         except (VLLMClientError, ValueError) as error:
             raise EngineInputError(str(error)) from None
 
-    def _render(self, prompt: Prompt) -> tuple[str, dict[str, bool] | None]:
-        """Text for the model. A rendered chat template already holds the special tokens it wants."""
-        if prompt.text is not None:
-            return prompt.text, None
-        messages = [{"role": message.role, "content": message.content} for message in prompt.messages or ()]
-        try:
-            rendered = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        except Exception as error:  # noqa: BLE001 - jinja templates raise whatever they like
-            raise EngineInputError(f"the chat template refused these messages: {error}") from None
-        return rendered, {"add_special_tokens": False}
-
     async def check_health(self) -> None:
         try:
             await self._llm.check_health()
@@ -108,6 +106,20 @@ class VllmEngine(Engine):
 
     async def close(self) -> None:
         self._llm.shutdown()
+
+
+def render_prompt(tokenizer: ChatTemplating, prompt: Prompt) -> tuple[str, dict[str, bool] | None]:
+    """The text the model reads, and how vLLM tokenizes it. The continuation follows the text, or
+    the chat template's generation prompt, so the model goes on with the reply it started instead
+    of opening a new turn. A rendered chat template already holds the special tokens it wants."""
+    if prompt.text is not None:
+        return prompt.text + prompt.continuation, None
+    messages = [{"role": message.role, "content": message.content} for message in prompt.messages or ()]
+    try:
+        rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    except Exception as error:  # noqa: BLE001 - jinja templates raise whatever they like
+        raise EngineInputError(f"the chat template refused these messages: {error}") from None
+    return rendered + prompt.continuation, {"add_special_tokens": False}
 
 
 def _structured_outputs(json_output: JsonOutput | None) -> StructuredOutputsParams | None:

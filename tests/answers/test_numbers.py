@@ -3,6 +3,7 @@
 import pytest
 
 from potcot.answers import last_number, parse_number
+from potcot.answers.numbers import plain_number
 
 NUMBERS = [
     ("72", 72.0),
@@ -43,6 +44,10 @@ LAST_NUMBERS = [
     ("First 3, then 4, finally 12,000", "12000"),
     ("a half is 1/2", "1/2"),
     ("it falls by -4", "-4"),
+    ("about 1.5e3 metres", "1.5e3"),
+    ("an area of 25 cm^2", "25"),
+    ("an area of 9 m^{2}", "9"),
+    ("x**2 is 4", "4"),
     ("no number", None),
 ]
 
@@ -50,3 +55,26 @@ LAST_NUMBERS = [
 @pytest.mark.parametrize(("text", "number"), LAST_NUMBERS)
 def test_last_number(text: str, number: str | None) -> None:
     assert last_number(text) == number
+
+
+PLAIN_NUMBERS = [
+    ("2400", "2400"),
+    ("$1,200", "1200"),
+    ("-\\$0.50", "-0.50"),
+    ("+5", "5"),
+    ("450.00", "450.00"),
+    ("72.", "72"),
+    ("12.5%", "12.5"),
+    ("18 apples", "18"),
+    ("2 1/2", "2 1/2"),
+    ("1.5e3", "1.5e3"),
+    ("1.5 \\times 10^{3}", "1.5 \\times 10^{3}"),
+    ("2/0", None),
+    ("\\frac{1}{2}", None),
+    ("You have $100 to spend", None),
+]
+
+
+@pytest.mark.parametrize(("text", "number"), PLAIN_NUMBERS)
+def test_plain_number(text: str, number: str | None) -> None:
+    assert plain_number(text) == number

@@ -61,25 +61,89 @@ def test_last_boxed(text: str, boxed: str | None) -> None:
     assert last_boxed(text) == boxed
 
 
-PROGRAM_ANSWERS = [
-    ("Total number of clips: 2400", "2400"),
-    ("x = 5", "5"),
-    ("12 * 7 = 84", "84"),
-    ("The answer is 18.", "18"),
-    ("The answer is: 42", "42"),
-    ("Result is = 7", "7"),
-    ("The total cost is $18.50.", "$18.50"),
-    ("18.0", "18.0"),
-    ("[-2, 2]", "[-2, 2]"),
-    ("{x: 2, y: 8}", "{x: 2, y: 8}"),
-    ("{'a': 1}", "{'a': 1}"),
-    ("1/2", "1/2"),
-]
+# What a program's printed line states, one table per behaviour.
+PROGRAM_ANSWERS = {
+    "a label goes": [
+        ("Total number of clips: 2400", "2400"),
+        ("Total: 2400", "2400"),
+        ("The answer is 18.", "18"),
+        ("The answer is: 42", "42"),
+        ("Result is = 7", "7"),
+        ("Answer: 3/4", "3/4"),
+        ("Result: 1.5e3", "1.5e3"),
+        ("Note: the answer is 42", "42"),
+        ("The answer is $\\frac{3}{4}$", "\\frac{3}{4}"),
+        ("The solution is x = 2, y = 5", "x = 2, y = 5"),
+        ("Solution: {x: 2, y: 8}", "{x: 2, y: 8}"),
+    ],
+    "the value after the last =": [
+        ("x = 5", "5"),
+        ("2 + 3 = 5", "5"),
+        ("12 * 7 = 84", "84"),
+        ("Total = 2 + 3 = 5", "5"),
+        ("f(2) = 5", "5"),
+        ("Step 2: x = 5", "5"),
+        ("Number of apples = 12", "12"),
+    ],
+    "a number alone": [
+        ("$1,200", "1200"),
+        ("The total cost is $18.50.", "18.50"),
+        ("Eliza's earnings for this week: $450.00", "450.00"),
+        ("-\\$0.50", "-0.50"),
+        ("Discount: 25%", "25"),
+        ("x = 5 cm", "5"),
+        ("18 apples", "18"),
+        ("The answer is 2 1/2", "2 1/2"),
+    ],
+    "a sentence's last number": [
+        ("You have $100 to spend", "100"),
+        ("The train travels 120 km in 2 hours, so its speed is 60 km/h", "60"),
+        ("There are 5 apples", "5"),
+        ("The temperature is -4.5 degrees", "-4.5"),
+        ("The area is 25 cm^2", "25"),
+        ("The speed of light is about 3e8 m/s", "3e8"),
+    ],
+    "a clean value stays": [
+        ("2400", "2400"),
+        ("18.0", "18.0"),
+        ("1/2", "1/2"),
+        ("-3", "-3"),
+        ("\\frac{3}{4}", "\\frac{3}{4}"),
+        ("\\sqrt{2}", "\\sqrt{2}"),
+        ("[-2, 2]", "[-2, 2]"),
+        ("(1, 3]", "(1, 3]"),
+        ("(-oo, 2)", "(-oo, 2)"),
+        ("{x: 2, y: 8}", "{x: 2, y: 8}"),
+        ("{'a': 1}", "{'a': 1}"),
+        ("{'apples': 3}", "{'apples': 3}"),
+        ("x = 2, y = 5", "x = 2, y = 5"),
+        ("x = 2 and y = 5", "x = 2 and y = 5"),
+        ("x >= 2", "x >= 2"),
+        ("3*sqrt(2)", "3*sqrt(2)"),
+        ("2*pi", "2*pi"),
+        ("x**2 + 2*x + 1", "x**2 + 2*x + 1"),
+        ("Eq(x, 2)", "Eq(x, 2)"),
+        ("Interval.open(1, 3)", "Interval.open(1, 3)"),
+        ("True", "True"),
+        ("Tuesday", "Tuesday"),
+        ("yes", "yes"),
+    ],
+    "nothing": [("", None), ("**", None)],
+}
 
 
-@pytest.mark.parametrize(("line", "answer"), PROGRAM_ANSWERS)
-def test_clean_program_answer(line: str, answer: str) -> None:
+@pytest.mark.parametrize(
+    ("line", "answer"),
+    [case for cases in PROGRAM_ANSWERS.values() for case in cases],
+    ids=[f"{behaviour}: {line}" for behaviour, cases in PROGRAM_ANSWERS.items() for line, _ in cases],
+)
+def test_clean_program_answer(line: str, answer: str | None) -> None:
     assert clean_program_answer(line) == answer
+
+
+def test_a_long_line_is_read_whole() -> None:
+    line = "You have $100 to spend, " * 50
+    assert clean_program_answer(line) == line.strip()
 
 
 PROGRAM_ANSWERS_FOR_QUESTIONS = [

@@ -15,8 +15,9 @@ from potcot.server.settings import EngineSettings, ServerSettings
 
 
 class ScriptedEngine(Engine):
-    """Answers each prompt with the next scripted completion, in two chunks, and records what it was
-    asked. Asked for log-probabilities, it makes each character a token (``scripted_logprobs``)."""
+    """Answers each prompt with the next scripted completion (``n`` of them when asked for ``n``),
+    in two chunks, and records what it was asked. Asked for log-probabilities, it makes each
+    character a token (``scripted_logprobs``)."""
 
     def __init__(self, *completions: str, model_name: str = "scripted-model", max_model_len: int = 4096) -> None:
         self.completions = list(completions)
@@ -37,21 +38,30 @@ class ScriptedEngine(Engine):
         self.prompts.append(prompt)
         self.options.append(options)
         self.request_ids.append(request_id)
-        text = self.completions.pop(0) if self.completions else ""
+        texts = [self.completions.pop(0) if self.completions else "" for _ in range(options.n)]
         await self.release.wait()
-        half, k = len(text) // 2, options.logprobs
-        first, second = ChoiceDelta(0, text[:half]), ChoiceDelta(0, text[half:], "stop")
-        if k is not None:
-            first = ChoiceDelta(0, first.text, None, scripted_logprobs(first.text, k))
-            second = ChoiceDelta(0, second.text, "stop", scripted_logprobs(second.text, k))
-        yield GenerationChunk((first,), prompt_tokens=7, completion_tokens=half)
-        yield GenerationChunk((second,), prompt_tokens=7, completion_tokens=len(text))
+        halves = [_halves(index, text, options.logprobs) for index, text in enumerate(texts)]
+        yield GenerationChunk(
+            tuple(first for first, _ in halves), prompt_tokens=7, completion_tokens=len(texts[0]) // 2
+        )
+        yield GenerationChunk(tuple(second for _, second in halves), prompt_tokens=7, completion_tokens=len(texts[0]))
 
     async def check_health(self) -> None:
         return None
 
     async def close(self) -> None:
         return None
+
+
+def _halves(index: int, text: str, logprobs: int | None) -> tuple[ChoiceDelta, ChoiceDelta]:
+    half = len(text) // 2
+    first, second = ChoiceDelta(index, text[:half]), ChoiceDelta(index, text[half:], "stop")
+    if logprobs is None:
+        return first, second
+    return (
+        ChoiceDelta(index, first.text, None, scripted_logprobs(first.text, logprobs)),
+        ChoiceDelta(index, second.text, "stop", scripted_logprobs(second.text, logprobs)),
+    )
 
 
 def scripted_logprobs(text: str, alternatives: int) -> tuple[TokenLogprob, ...]:

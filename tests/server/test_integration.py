@@ -79,6 +79,49 @@ def test_solve(live_server: ServerProcess, strategy: str) -> None:
     assert timings["total_s"] >= timings["generation_s"] > 0
 
 
+def test_tool_integrated_reasoning(live_server: ServerProcess) -> None:
+    body = {"question": QUESTION, "strategy": "tir", "max_rounds": 2, "max_tokens": 96}
+    response = httpx.post(live_server.url + "/solve", json=body, timeout=300)
+    assert response.status_code == 200, response.text
+    solve = response.json()
+    tir = solve["attempts"][0]
+    assert tir["rationale"] == "tir" and 1 <= len(tir["rounds"]) <= 2
+    for turn in tir["rounds"]:
+        assert "```output" not in turn["text"]  # the model's own output blocks are cut away
+        if turn["output"] is not None:
+            assert turn["output"].lstrip("\n").startswith("```output\n") and turn["execution"] is not None
+    assert tir["completion"].startswith(tir["rounds"][0]["text"])
+    if solve["fallback_reason"] is not None:
+        assert [attempt["rationale"] for attempt in solve["attempts"]] == ["tir", "cot"]
+    assert solve["usage"]["completion_tokens"] > 0
+
+
+def test_vote(live_server: ServerProcess) -> None:
+    body = {"question": QUESTION, "strategy": "vote", "samples": 2, "max_tokens": 64, "seed": 1}
+    response = httpx.post(live_server.url + "/solve", json=body, timeout=300)
+    assert response.status_code == 200, response.text
+    solve = response.json()
+    rationales = [attempt["rationale"] for attempt in solve["attempts"]]
+    assert rationales in (["pot", "cot"], ["pot", "cot", "pot", "cot"])
+    votes = solve.get("votes") or []
+    assert sum(vote["count"] for vote in votes) == sum(attempt["answer"] is not None for attempt in solve["attempts"])
+    if votes:
+        assert solve["answer"] == votes[0]["answer"]
+        assert solve["confidence"] == votes[0]["count"] / sum(vote["count"] for vote in votes)
+
+
+@pytest.mark.parametrize("strategy", ["tir", "vote"])
+def test_tir_and_vote_chat_stream(live_server: ServerProcess, strategy: str) -> None:
+    stream = client(live_server).chat.completions.create(
+        model=f"{MODEL}:{strategy}",
+        messages=[{"role": "user", "content": "What is 3 plus 4?"}],
+        max_tokens=48,
+        stream=True,
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text.endswith(".") and ("The answer is" in text or "No answer was found" in text)
+
+
 def test_solve_multiple_choice_answers_with_a_letter_or_nothing(live_server: ServerProcess) -> None:
     body = httpx.post(
         live_server.url + "/solve",
@@ -262,11 +305,12 @@ def test_solve_command_through_the_server(live_server: ServerProcess) -> None:
     assert json.loads(completed.stdout)["requested_strategy"] == "cot"
 
 
-def test_solve_command_in_process() -> None:
-    completed = potcot("solve", "What is 2 plus 2?", "--strategy", "pot", "--max-tokens", "48", *ENGINE_FLAGS)
+@pytest.mark.parametrize("strategy", ["pot", "tir"])
+def test_solve_command_in_process(strategy: str) -> None:
+    completed = potcot("solve", "What is 2 plus 2?", "--strategy", strategy, "--max-tokens", "48", *ENGINE_FLAGS)
     assert completed.returncode == 0, completed.stderr[-2000:]
     body = json.loads(completed.stdout)
-    assert body["model"] == MODEL and body["attempts"][0]["rationale"] == "pot"
+    assert body["model"] == MODEL and body["attempts"][0]["rationale"] == strategy
 
 
 def test_openai_engine_in_front_of_a_server_and_draining(live_server: ServerProcess, tmp_path: Path) -> None:
@@ -282,6 +326,11 @@ def test_openai_engine_in_front_of_a_server_and_draining(live_server: ServerProc
             model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=8
         )
         assert chat.choices[0].message.content
+        # Tool-integrated reasoning through the upstream: each round continues the same reply there.
+        body = {"question": QUESTION, "strategy": "tir", "max_rounds": 2, "max_tokens": 64}
+        tir = httpx.post(replica.url + "/solve", json=body, timeout=300)
+        assert tir.status_code == 200, tir.text
+        assert tir.json()["attempts"][0]["rationale"] == "tir" and tir.json()["attempts"][0]["rounds"]
 
         async def solve_then_terminate() -> httpx.Response:
             async with httpx.AsyncClient(timeout=300) as session:

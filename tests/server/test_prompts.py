@@ -2,6 +2,7 @@ import pytest
 
 from potcot.server.prompts import (
     ALPACA_STOP,
+    POT_CLOSING_FENCE,
     ChatMessage,
     PromptStyle,
     chain_of_thought,
@@ -34,7 +35,17 @@ def test_chat_prompts_are_one_user_message() -> None:
     assert pot.messages[0].role == cot.messages[0].role == "user"
     assert "```python" in pot.messages[0].content and "print" in pot.messages[0].content
     assert 'The answer is X."' in cot.messages[0].content
-    assert pot.text is None and pot.stop == ()
+    assert pot.text is None and cot.stop == ()
+
+
+def test_a_chat_program_stops_where_its_code_block_closes() -> None:
+    """The prose a chat model writes after its program is never read: the program ends at the fence."""
+    pot = program_of_thought("What is 2 + 3?", PromptStyle.CHAT)
+    assert pot.stop == (POT_CLOSING_FENCE,)
+    reply = "Here it is:\n```python\nprint(2 + 3)\n```\nThis program adds the numbers."
+    opening, closing = reply.index("```python"), reply.index(POT_CLOSING_FENCE)
+    assert POT_CLOSING_FENCE not in reply[: opening + len("```python\n")] and closing > opening
+    assert program_of_thought("What is 2 + 3?", PromptStyle.ALPACA).stop == ALPACA_STOP
 
 
 def test_choices_are_listed_as_mammoth_did() -> None:

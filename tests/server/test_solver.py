@@ -101,6 +101,9 @@ class Recorder:
     def on_execution(self, result: object) -> None:
         self.events.append(("execution", result.status))
 
+    def on_tool_output(self, block: str) -> None:
+        self.events.append(("tool output", block))
+
     def on_fallback(self, reason: str | None) -> None:
         self.events.append(("fallback", reason))
 
