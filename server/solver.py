@@ -338,7 +338,7 @@ class Solver:
         drawn = 0
         while drawn < options.samples:
             batch = 1 if drawn == 0 else min(VOTE_ROUND_SAMPLES, options.samples - drawn)
-            sampled = await self._sample_both(question, options, f"{request_id}-vote{drawn}", batch)
+            sampled = await self._sample_both(question, options, f"{request_id}-vote{drawn}", batch, drawn)
             attempts += sampled
             drawn += batch
             for attempt in sampled:
@@ -349,14 +349,16 @@ class Solver:
                 break
         return _vote_solution(tally.votes, attempts, started)
 
-    async def _sample_both(self, question: str, options: SolveOptions, request_id: str, n: int) -> list[Attempt]:
+    async def _sample_both(
+        self, question: str, options: SolveOptions, request_id: str, n: int, first: int
+    ) -> list[Attempt]:
         """``n`` programs of thought (run) and ``n`` chains of thought, drawn together; the samples of
         one rationale share their prompt, so the engine reuses its prefix."""
         pot = prompts.program_of_thought(question, self.style, options.choices)
         cot = prompts.chain_of_thought(question, self.style, options.choices)
         programs, chains = await asyncio.gather(
-            self._samples(Rationale.POT, pot, options, f"{request_id}-pot", n),
-            self._samples(Rationale.COT, cot, options, f"{request_id}-cot", n),
+            self._samples(Rationale.POT, pot, options, f"{request_id}-pot", n, first),
+            self._samples(Rationale.COT, cot, options, f"{request_id}-cot", n, first),
         )
         judged = await asyncio.gather(*(self._judge_program(attempt, options, None) for attempt in programs))
         return [*judged, *(_judge_chain_of_thought(attempt, options) for attempt in chains)]
@@ -367,11 +369,23 @@ class Solver:
         return cheap_verdict(first, second, choices) is True
 
     async def _samples(
-        self, rationale: Rationale, prompt: Prompt, options: SolveOptions, request_id: str, n: int
+        self, rationale: Rationale, prompt: Prompt, options: SolveOptions, request_id: str, n: int, first: int
     ) -> list[Attempt]:
-        sampling = SamplingOptions(
-            max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed, n=n
+        """``n`` samples of one prompt: one request for ``n`` of them, so the engine shares the
+        prompt; with a seed, one request per sample, each seeded by its place in the vote
+        (``first`` onwards), since samples under one seed would all be the same sample."""
+        sampling = SamplingOptions(max_tokens=options.max_tokens, temperature=options.temperature, n=n)
+        if options.seed is None:
+            return await self._draw(rationale, prompt, sampling, request_id)
+        seeded = [dataclasses.replace(sampling, n=1, seed=options.seed + first + index) for index in range(n)]
+        draws = await asyncio.gather(
+            *(self._draw(rationale, prompt, one, f"{request_id}-{index}") for index, one in enumerate(seeded))
         )
+        return [attempt for draw in draws for attempt in draw]
+
+    async def _draw(
+        self, rationale: Rationale, prompt: Prompt, sampling: SamplingOptions, request_id: str
+    ) -> list[Attempt]:
         started = time.perf_counter()
         generation = await self.engine.generate(prompt, sampling, request_id)
         elapsed = time.perf_counter() - started

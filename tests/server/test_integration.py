@@ -48,7 +48,7 @@ def keyed_server(live_server: ServerProcess, tmp_path_factory: pytest.TempPathFa
 def test_health_and_models(live_server: ServerProcess) -> None:
     assert httpx.get(live_server.url + "/health").json() == {"status": "ok"}
     ids = [card.id for card in client(live_server).models.list()]
-    assert ids == [MODEL, f"{MODEL}:hybrid", f"{MODEL}:pot", f"{MODEL}:cot"]
+    assert ids == [MODEL, *(f"{MODEL}:{strategy}" for strategy in ("hybrid", "pot", "cot", "tir", "vote"))]
 
 
 @pytest.mark.parametrize("strategy", ["hybrid", "pot", "cot"])

@@ -293,3 +293,13 @@ async def test_without_the_early_stop_a_vote_draws_all_its_samples(sandbox: Sand
     solution, engine = await solve(sandbox, *agreeing, strategy=Strategy.VOTE, samples=2, stop_early=False)
     assert [(vote.answer, vote.count) for vote in solution.votes] == [("42", 4)]
     assert len(engine.prompts) == 4
+
+
+async def test_a_seeded_vote_seeds_every_sample_differently(sandbox: Sandbox) -> None:
+    """Under one seed, samples would all be the same sample: a seeded vote would count one sample k times."""
+    completions = [pot("print(5)"), "The answer is 6.", *(pot("print(5)"),) * 2, *("The answer is 6.",) * 2]
+    _, engine = await solve(sandbox, *completions, strategy=Strategy.VOTE, samples=3, seed=10)
+    seeds = sorted(options.seed for options in engine.options)
+    assert seeds == [10, 10, 11, 11, 12, 12]  # per rationale: 10, 11, 12
+    assert all(options.n == 1 for options in engine.options)
+    assert len(set(engine.request_ids)) == len(engine.request_ids)
