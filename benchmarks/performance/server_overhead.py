@@ -2,9 +2,10 @@
 
     python -m potcot.benchmarks.performance.server_overhead [--rounds 5] [--requests 64] [--concurrency 16]
 
-In one run: start ``vllm serve`` (as a module) and ``potcot serve`` with the same engine settings,
-side by side; then, for several rounds, send the same chat requests at the same concurrency to each
-in turn (the order alternates, so a drift of the machine's speed falls on both alike), and print the
+In one run, for several rounds: start ``vllm serve`` (as a module), send it the chat requests, stop
+it; start ``potcot serve`` with the same engine settings, send the same requests through its
+passthrough, stop it (one server at a time: two CPU engines side by side starve each other; the order
+alternates, so a drift of the machine's speed falls on both alike); print the
 median of the rounds' throughput ratios with its spread. One measurement of each moves with the
 machine's noise by more than the overhead being measured. Then time ``/solve`` one request at a time
 and print its overhead beyond generation (client latency minus the generation time the server
@@ -83,14 +84,25 @@ def solve_overheads(url: str, count: int) -> list[float]:
     return overheads
 
 
-def compare_rounds(vllm_url: str, potcot_url: str, rounds: int, load: ChatLoad) -> list[tuple[float, float]]:
-    """(vLLM, potcot) generated tokens/s per round; odd rounds measure potcot first."""
+def rate_of(command: list[str], port: int, log: Path, load: ChatLoad) -> float:
+    """One server's generated tokens/s for ``load``, after a warm-up; the server is stopped after."""
+    with ServerProcess(command, port, log) as server:
+        server.wait_until_healthy()
+        asyncio.run(chat_load(server.url, dataclasses.replace(load, requests=load.concurrency)))  # warm-up
+        return asyncio.run(chat_load(server.url, load))[0]
+
+
+def compare_rounds(
+    servers: dict[str, tuple[list[str], int]], rounds: int, load: ChatLoad, logs: Path
+) -> list[tuple[float, float]]:
+    """(vLLM, potcot) generated tokens/s per round, one server alive at a time (two CPU engines
+    side by side starve each other); odd rounds measure potcot first."""
     measured = []
     for round_index in range(rounds):
-        order = [vllm_url, potcot_url] if round_index % 2 == 0 else [potcot_url, vllm_url]
-        rates = {url: asyncio.run(chat_load(url, load))[0] for url in order}
-        measured.append((rates[vllm_url], rates[potcot_url]))
-        print(f"round {round_index + 1}: vLLM {rates[vllm_url]:6.1f}, potcot {rates[potcot_url]:6.1f} tokens/s")
+        order = ["vllm", "potcot"] if round_index % 2 == 0 else ["potcot", "vllm"]
+        rates = {name: rate_of(*servers[name], logs / f"{name}-{round_index}.log", load) for name in order}
+        measured.append((rates["vllm"], rates["potcot"]))
+        print(f"round {round_index + 1}: vLLM {rates['vllm']:6.1f}, potcot {rates['potcot']:6.1f} tokens/s", flush=True)
     return measured
 
 
@@ -119,15 +131,13 @@ def main() -> None:
 
     vllm_port, potcot_port = free_port(), free_port()
     vllm_flags = (*ENGINE_FLAGS, "--enforce-eager", "--served-model-name", EMBEDDED_MODEL_NAME)
-    with (
-        ServerProcess(vllm_serve(vllm_port, model_dir, *vllm_flags), vllm_port, logs / "vllm.log") as vllm,
-        ServerProcess(potcot_serve(potcot_port, *ENGINE_FLAGS), potcot_port, logs / "potcot.log") as potcot,
-    ):
-        vllm.wait_until_healthy()
+    servers = {
+        "vllm": (vllm_serve(vllm_port, model_dir, *vllm_flags), vllm_port),
+        "potcot": (potcot_serve(potcot_port, *ENGINE_FLAGS), potcot_port),
+    }
+    measured = compare_rounds(servers, args.rounds, load, logs)
+    with ServerProcess(*servers["potcot"], logs / "potcot-solve.log") as potcot:
         potcot.wait_until_healthy()
-        for url in (vllm.url, potcot.url):
-            asyncio.run(chat_load(url, dataclasses.replace(load, requests=load.concurrency)))  # warm-up
-        measured = compare_rounds(vllm.url, potcot.url, args.rounds, load)
         overheads = solve_overheads(potcot.url, args.solves)
 
     report_ratio(measured)
