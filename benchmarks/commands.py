@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand
 
 from potcot.answers import Grader, Grading
-from potcot.server.commands import StrategyChoice, read_text
+from potcot.sandbox.commands import read_text
+from potcot.server.commands import StrategyChoice
 from potcot.server.settings import ClientSettings, Command, SolverSettings, choice_of
 from potcot.server.solver import Strategy
 

@@ -37,14 +37,15 @@ class SandboxCommand(BaseSettings):
         return (init_settings,)
 
     def cli_cmd(self) -> None:
-        code = sys.stdin.read() if self.file == "-" else _read_text(self.file)
+        code = sys.stdin.read() if self.file == "-" else read_text(self.file)
         with Sandbox(max_workers=1, limits=SandboxLimits(timeout_s=self.timeout)) as sandbox:
             result = sandbox.run(code)
         print(json.dumps(result.to_dict(), indent=2))
         raise SystemExit(0 if result.ok else 1)
 
 
-def _read_text(path: str) -> str:
+def read_text(path: Path | str) -> str:
+    """A file a command was pointed at; a clear error, not a traceback, when it cannot be read."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

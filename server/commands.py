@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -95,11 +94,3 @@ class SolveCommand(Command, ClientSettings, SolverSettings):
                 return SolveResponse.of(solution, options.strategy, solver.engine.model_name).model_dump()
         except EngineUnavailable as error:
             raise SystemExit(f"potcot solve: {error}") from None
-
-
-def read_text(path: Path | str) -> str:
-    """A file a command was pointed at; a clear error, not a traceback, when it cannot be read."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SystemExit(f"potcot: cannot read {path}: {error}") from None

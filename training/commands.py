@@ -12,7 +12,7 @@ from pydantic_settings import CliApp, CliSubCommand
 
 from potcot.answers import Grader
 from potcot.sandbox import Sandbox
-from potcot.server.commands import read_text
+from potcot.sandbox.commands import read_text
 from potcot.server.settings import Command
 
 if TYPE_CHECKING:
