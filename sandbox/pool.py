@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import json
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 from potcot.sandbox.jail import IsolationReport
@@ -276,6 +277,8 @@ class Sandbox:
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._workers: list[_Worker] = []
         self._closed = False
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(self.max_workers, thread_name_prefix="sandbox")
         try:
             for _ in range(self.max_workers):
@@ -296,8 +299,18 @@ class Sandbox:
         """Process ids of the live template processes, for monitoring."""
         return [template.pid for worker in self._workers for template in list(worker.templates.values())]
 
+    @property
+    def programs_waiting(self) -> int:
+        """Programs asked for that no worker has taken yet: the sandbox's queue, the figure that
+        says a server needs more cores (more replicas) for its programs."""
+        return max(0, self._in_flight - self.max_workers)
+
     def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
         """Run one program and report how it ended. Never raises for anything the program does."""
+        with self._counted():
+            return self._run(code, timeout)
+
+    def _run(self, code: str, timeout: float | None) -> ExecutionResult:
         timeout_s = self._timeout(timeout)
         rejected = self._screen(code)
         if rejected is not None:
@@ -316,7 +329,18 @@ class Sandbox:
 
     async def arun(self, code: str, timeout: float | None = None) -> ExecutionResult:
         """``run`` for asyncio callers: the event loop stays free while the program runs."""
-        return await asyncio.wrap_future(self._executor.submit(self.run, code, timeout))
+        with self._counted():
+            return await asyncio.wrap_future(self._executor.submit(self._run, code, timeout))
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        with self._in_flight_lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
 
     def close(self) -> None:
         self._closed = True

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from potcot.answers import Grader
 from potcot.sandbox import Sandbox, SandboxError
-from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, start_engine
+from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, GenerationInterrupted, start_engine
 from potcot.server.errors import ApiError, error_response
 from potcot.server.metrics import Metrics
 from potcot.server.middleware import REQUEST_ID_HEADER, AdmissionControl, ApiKeyAuth, RequestIdHeader, RequestMetrics
@@ -80,6 +80,7 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         self._sandbox = await asyncio.to_thread(self.settings.open_sandbox)
+        self.metrics.watch_sandbox(self._sandbox)
         loading = asyncio.create_task(self._load())
         try:
             yield
@@ -141,14 +142,14 @@ def build_app(
     app.state.runtime = runtime
     _add_middleware(app, settings, metrics)
 
-    @app.post("/solve", response_model=SolveResponse, responses=error_responses(400, 401, 404, 413, 503))
+    @app.post("/solve", response_model=SolveResponse, responses=error_responses(400, 401, 404, 413, 502, 503))
     async def solve(body: SolveRequest, request: Request) -> Any:
         return await _until_disconnected(request, runtime.services.solve.solve(body, _engine_request_id()))
 
     @app.post(
         "/v1/chat/completions",
         response_model=ChatCompletionResponse,
-        responses={**streamed(ChatCompletionChunk), **error_responses(400, 401, 404, 413, 503)},
+        responses={**streamed(ChatCompletionChunk), **error_responses(400, 401, 404, 413, 502, 503)},
     )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         return _respond(await _until_disconnected(request, runtime.services.chat.create(body, _engine_request_id())))
@@ -156,7 +157,7 @@ def build_app(
     @app.post(
         "/v1/completions",
         response_model=CompletionResponse,
-        responses={**streamed(CompletionResponse), **error_responses(400, 401, 404, 413, 503)},
+        responses={**streamed(CompletionResponse), **error_responses(400, 401, 404, 413, 502, 503)},
     )
     async def completions(body: CompletionRequest, request: Request) -> Any:
         return _respond(
@@ -266,6 +267,12 @@ async def _unavailable(request: Request, error: EngineUnavailable | SandboxError
     return error_response(503, str(error), "service_unavailable")
 
 
+async def _interrupted(request: Request, error: GenerationInterrupted) -> JSONResponse:
+    """The upstream broke off mid-generation: its partial text is not a reply, and another's
+    would not continue it."""
+    return error_response(502, str(error), "bad_gateway")
+
+
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     """Starlette's own errors (404, 405): their headers are part of the answer, a 405's ``Allow``."""
     kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
@@ -287,6 +294,7 @@ _EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Corout
     RequestValidationError: _invalid_request,
     EngineInputError: _engine_input,
     EngineUnavailable: _unavailable,
+    GenerationInterrupted: _interrupted,
     SandboxError: _unavailable,
     StarletteHTTPException: _http_error,
     Exception: _internal_error,

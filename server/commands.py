@@ -1,16 +1,18 @@
-"""``potcot serve`` and ``potcot solve``: the server, and one question solved in this process or
-through a server. Both import the HTTP server and the engine only when they run."""
+"""``potcot serve``, ``potcot solve`` and ``potcot fleet``: the server, one question solved in this
+process or through a server, and the fleet on one machine. Each imports what it runs only when it
+runs."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
-from pydantic import Field
-from pydantic_settings import CliPositionalArg
+from pydantic import BaseModel, Field
+from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand
 
 from potcot.server.settings import ClientSettings, Command, ServerSettings, SolverSettings, choice_of
 from potcot.server.solver import (
@@ -94,3 +96,63 @@ class SolveCommand(Command, ClientSettings, SolverSettings):
                 return SolveResponse.of(solution, options.strategy, solver.engine.model_name).model_dump()
         except EngineUnavailable as error:
             raise SystemExit(f"potcot solve: {error}") from None
+
+
+class FleetUpCommand(BaseModel):
+    """Start N vLLM replicas, vllm-router in front of them and potcot in front of the router, on
+    this machine; Ctrl-C stops them all. The topology of deploy/, to try it locally."""
+
+    replicas: int = Field(2, ge=1, le=16, description="vLLM servers of the model")
+    model: str | None = Field(None, description="a checkpoint directory; default: the embedded SmolLM2-135M-Instruct")
+    served_model_name: str | None = Field(None, description="the model id clients use; default: the model's name")
+    port: int = Field(8000, ge=1, le=65535, description="potcot's port, on 127.0.0.1")
+    policy: Literal["cache_aware", "consistent_hash", "power_of_two", "round_robin"] = Field(
+        "cache_aware", description="the router's: cache_aware sends a prompt where its beginning is cached"
+    )
+    max_model_len: int = Field(2048, ge=16, description="each replica's context length")
+    log_dir: Path | None = Field(None, description="where each process logs; default: a new temporary folder")
+
+    def cli_cmd(self) -> None:
+        import signal
+        import tempfile
+        import threading
+
+        from potcot.server.embedded import model_to_serve
+        from potcot.server.fleet import Fleet, FleetSpec
+        from potcot.server.settings import EngineSettings
+
+        model, name = model_to_serve(self.model, EngineSettings.model_fields["cache_dir"].get_default())
+        log_dir = self.log_dir or Path(tempfile.mkdtemp(prefix="potcot-fleet-"))
+        spec = FleetSpec(
+            model,
+            self.served_model_name or name,
+            log_dir,
+            replicas=self.replicas,
+            port=self.port,
+            policy=self.policy,
+            max_model_len=self.max_model_len,
+        )
+        signal.signal(signal.SIGTERM, _interrupt)  # stopped as by Ctrl-C: the fleet is taken down
+        print(f"starting {self.replicas} replicas of {spec.served_model_name}, the router, potcot; logs: {log_dir}")
+        try:
+            fleet = Fleet(spec).up()
+        except (RuntimeError, TimeoutError) as error:
+            raise SystemExit(f"potcot fleet up: {error}") from None
+        with fleet:
+            print(f"replicas: {' '.join(fleet.replica_urls)}")
+            print(f"router:   {fleet.router_url} ({self.policy})")
+            print(f"potcot:   {fleet.url}   (POST /solve, /v1/chat/completions; Ctrl-C stops the fleet)", flush=True)
+            threading.Event().wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class FleetCommand(Command):
+    """The fleet on one machine: vLLM replicas behind vllm-router, potcot in front."""
+
+    up: CliSubCommand[FleetUpCommand]
+
+    def cli_cmd(self) -> None:
+        CliApp.run_subcommand(self)

@@ -66,3 +66,12 @@ def _convert(gguf: Path, output: Path) -> None:
     )
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)
+
+
+def model_to_serve(model: str | None, cache_dir: Path) -> tuple[str, str]:
+    """What vLLM loads and the id clients use by default: ``model`` (a checkpoint folder is named
+    after itself, a hub id is its own name), or the embedded model when there is none."""
+    if model is None:
+        return str(embedded_model_dir(cache_dir)), EMBEDDED_MODEL_NAME
+    local = Path(model)
+    return model, local.resolve().name if local.exists() else model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from potcot.sandbox import Sandbox
 from potcot.server.solver import Solution, Strategy
 
 _SANDBOX_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -40,8 +41,16 @@ class Metrics:
             buckets=_SANDBOX_BUCKETS,
             registry=self.registry,
         )
+        self.sandbox_programs_waiting = Gauge(
+            "potcot_sandbox_programs_waiting",
+            "Generated programs waiting for a free sandbox worker: past a few, add potcot replicas",
+            registry=self.registry,
+        )
         self.prompt_tokens = Counter("potcot_prompt_tokens", "Prompt tokens processed", registry=self.registry)
         self.generated_tokens = Counter("potcot_generated_tokens", "Tokens generated", registry=self.registry)
+
+    def watch_sandbox(self, sandbox: Sandbox) -> None:
+        self.sandbox_programs_waiting.set_function(lambda: sandbox.programs_waiting)
 
     def record_solution(self, solution: Solution, requested: Strategy) -> None:
         self.solves.labels(requested.value, solution.strategy.value if solution.strategy else "unanswered").inc()

@@ -138,6 +138,7 @@ _ERROR_STATUSES: dict[int, str] = {
     401: "No valid API key, when keys are configured",
     404: "An unknown model",
     413: "A request body over the size limit",
+    502: "An upstream server (--engine openai) broke off mid-generation; what it had written is not a reply",
     503: "The model is still loading, the engine cannot serve, or the server is at capacity (with Retry-After)",
 }
 
@@ -274,6 +275,25 @@ class Usage(BaseModel):
         )
 
 
+class SolveUsage(Usage):
+    wasted_tokens: int = Field(
+        0,
+        description=(
+            "of completion_tokens, those of generations that broke off when an upstream server failed "
+            "and were begun again from nothing"
+        ),
+    )
+
+    @classmethod
+    def of(cls, prompt_tokens: int, completion_tokens: int, wasted_tokens: int = 0) -> SolveUsage:
+        return cls(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+            wasted_tokens=wasted_tokens,
+        )
+
+
 class Timings(BaseModel):
     total_s: float
     generation_s: float
@@ -305,7 +325,7 @@ class SolveResponse(BaseModel):
     confidence: float | None = Field(
         None, description="vote: the winner's share of all valid votes", exclude_if=lambda value: value is None
     )
-    usage: Usage
+    usage: SolveUsage
     timings: Timings
 
     @classmethod
@@ -321,7 +341,7 @@ class SolveResponse(BaseModel):
             attempts=[AttemptRecord.of(attempt) for attempt in solution.attempts],
             votes=[VoteRecord(answer=vote.answer, count=vote.count) for vote in solution.votes] or None,
             confidence=solution.confidence,
-            usage=Usage.of(solution.prompt_tokens, solution.completion_tokens),
+            usage=SolveUsage.of(solution.prompt_tokens, solution.completion_tokens, solution.wasted_tokens),
             timings=Timings(
                 total_s=solution.total_s, generation_s=solution.generation_s, execution_s=solution.execution_s
             ),

@@ -89,6 +89,12 @@ class EngineSettings(Settings):
         ge=0,
         description="with --engine openai: upstream requests that may wait for a connection; more get 503 at once",
     )
+    upstream_health_path: str = Field(
+        "/health",
+        pattern=r"^/[\w/.-]*$",
+        description="with --engine openai: the path that says an upstream can serve: /health for vllm serve, "
+        "/readiness for vllm-router (whose /health fails while any one replica is down)",
+    )
     upstream_pool_timeout_s: float = Field(
         30.0, gt=0, description="with --engine openai: seconds a request may wait for a connection; then 503"
     )

@@ -134,7 +134,9 @@ class ToolRound:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Attempt:
     """One rationale: what the model wrote, what running it gave, and the answer if any. A batch of
-    samples drawn at once counts its tokens on its first sample."""
+    samples drawn at once counts its tokens on its first sample. ``completion_tokens`` counts
+    ``wasted_tokens`` too: those of generations that broke off (an upstream died) and were begun
+    again from nothing."""
 
     rationale: Rationale
     completion: str
@@ -148,6 +150,7 @@ class Attempt:
     strict_answer: str | None = None  # a chain of thought's only if it states or boxes it
     failure: str | None = None
     rounds: tuple[ToolRound, ...] = ()
+    wasted_tokens: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -169,6 +172,10 @@ class Solution:
     @property
     def completion_tokens(self) -> int:
         return sum(attempt.completion_tokens for attempt in self.attempts)
+
+    @property
+    def wasted_tokens(self) -> int:
+        return sum(attempt.wasted_tokens for attempt in self.attempts)
 
     @property
     def generation_s(self) -> float:
@@ -306,6 +313,7 @@ class Solver:
             finish_reason=attempts[-1].finish_reason,
             prompt_tokens=sum(attempt.prompt_tokens for attempt in attempts),
             completion_tokens=sum(attempt.completion_tokens for attempt in attempts),
+            wasted_tokens=sum(attempt.wasted_tokens for attempt in attempts),
             generation_s=sum(attempt.generation_s for attempt in attempts),
             program=final.program,
             execution=final.execution,
@@ -387,7 +395,7 @@ class Solver:
         self, rationale: Rationale, prompt: Prompt, sampling: SamplingOptions, request_id: str
     ) -> list[Attempt]:
         started = time.perf_counter()
-        generation = await self.engine.generate(prompt, sampling, request_id)
+        generation = await self.engine.generate_afresh(prompt, sampling, request_id)
         elapsed = time.perf_counter() - started
         return [
             Attempt(
@@ -396,6 +404,7 @@ class Solver:
                 finish_reason=finish_reason,
                 prompt_tokens=generation.prompt_tokens if index == 0 else 0,
                 completion_tokens=generation.completion_tokens if index == 0 else 0,
+                wasted_tokens=generation.wasted_tokens if index == 0 else 0,
                 generation_s=elapsed if index == 0 else 0.0,
             )
             for index, (text, finish_reason) in enumerate(zip(generation.texts, generation.finish_reasons, strict=True))
@@ -412,13 +421,14 @@ class Solver:
         sampling = SamplingOptions(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed)
         on_text = (lambda text: observer.on_text(rationale, text)) if observer is not None else None
         started = time.perf_counter()
-        generation = await self.engine.generate(prompt, sampling, request_id, on_text)
+        generation = await self.engine.generate_afresh(prompt, sampling, request_id, on_text)
         attempt = Attempt(
             rationale=rationale,
             completion=generation.texts[0],
             finish_reason=generation.finish_reasons[0],
             prompt_tokens=generation.prompt_tokens,
             completion_tokens=generation.completion_tokens,
+            wasted_tokens=generation.wasted_tokens,
             generation_s=time.perf_counter() - started,
         )
         return attempt, generation

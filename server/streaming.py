@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from potcot.server.engines import EngineInputError
+from potcot.server.engines import EngineInputError, GenerationInterrupted
 from potcot.server.errors import error_body
 
 DONE = "data: [DONE]\n\n"
@@ -23,6 +23,8 @@ def engine_error_event(error: Exception) -> str:
     """An engine failure met after a stream began: the status is already sent, so it is an event."""
     if isinstance(error, EngineInputError):
         return event(error_body(400, str(error), "invalid_request_error"))
+    if isinstance(error, GenerationInterrupted):
+        return event(error_body(502, str(error), "bad_gateway"))
     return event(error_body(503, str(error), "service_unavailable"))
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.sandbox import Sandbox, SandboxLimits
+from potcot.server.processes import ServerProcess, free_port, potcot_serve
 
 DATA_DIR = Path(__file__).parent / "data"
 # Small enough that the test server and an in-process engine fit on a 2-core, 24 GiB machine.

@@ -14,8 +14,8 @@ import pytest
 
 from potcot.benchmarks.commands import BenchCommand
 from potcot.benchmarks.performance.front_door_load import stub_command
-from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.server.commands import SolveCommand
+from potcot.server.processes import ServerProcess, free_port, potcot_serve
 from potcot.server.settings import DEFAULT_MAX_TOKENS, ServerSettings
 
 POTCOT = str(Path(sys.executable).with_name("potcot"))

@@ -107,13 +107,40 @@ class MixCommand(BaseModel):
               f"{stats.train} for training, {stats.held_out} held out, in {self.output}")  # fmt: skip
 
 
+class MiniatureCommand(BaseModel):
+    """Generate the miniature family: templated word problems with three rationales, and its test splits."""
+
+    out: Path = Field(description="a folder for records/, mix/, benchmarks/ and manifest.json")
+    seed: int = Field(0, description="the same seed writes the same files")
+    train: int = Field(60_000, ge=1, description="training problems (each gives a cot, a pot and a tir record)")
+    test: int = Field(300, ge=1, description="problems in each test split: test, held_out_templates")
+    style: str = Field("alpaca", pattern="^(alpaca|chat)$", description="prompt style of mix/")
+    workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
+
+    def cli_cmd(self) -> None:
+        from potcot.server.prompts import PromptStyle
+        from potcot.training.miniature.splits import MiniatureConfig, write_miniature
+
+        config = MiniatureConfig(self.seed, self.train, self.test, PromptStyle(self.style))
+        try:
+            with Sandbox(self.workers) as sandbox:
+                manifest = write_miniature(self.out, config, sandbox)
+        except ValueError as error:
+            raise SystemExit(f"potcot data miniature: {error}") from None
+        items = ", ".join(f"{split} {count}" for split, count in manifest["items"].items())  # type: ignore[attr-defined]
+        print(f"{items} problems in {self.out}; benchmark with "
+              f"`potcot bench --datasets {self.out}/benchmarks/miniature_test.jsonl`")  # fmt: skip
+
+
 class DataCommand(Command):
-    """Curate training data: programs from GSM8K, the execution filter, TIR records, the hybrid mix."""
+    """Curate training data: programs from GSM8K, the execution filter, TIR records, the hybrid mix, the
+    miniature family."""
 
     gsm8k_pot: CliSubCommand[Gsm8kPotCommand]
     filter: CliSubCommand[FilterCommand]
     tir: CliSubCommand[TirCommand]
     mix: CliSubCommand[MixCommand]
+    miniature: CliSubCommand[MiniatureCommand]
 
     def cli_cmd(self) -> None:
         CliApp.run_subcommand(self)

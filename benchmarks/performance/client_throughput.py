@@ -28,7 +28,7 @@ import httpx
 from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, HttpSolver, run_benchmark, solve_request
 from potcot.benchmarks.datasets import default_data_dir, load_dataset
-from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
+from potcot.server.processes import ServerProcess, free_port, potcot_serve
 from potcot.server.solver import Strategy
 
 _FRACTION = re.compile(r"^\\d?frac\{(-?\d+)\}\{(\d+)\}$")

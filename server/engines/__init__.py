@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from potcot.server.engines.base import (
     ChoiceDelta,
@@ -12,6 +11,7 @@ from potcot.server.engines.base import (
     EngineUnavailable,
     Generation,
     GenerationChunk,
+    GenerationInterrupted,
     JsonOutput,
     SamplingOptions,
     TokenLogprob,
@@ -25,6 +25,7 @@ __all__ = [
     "EngineUnavailable",
     "Generation",
     "GenerationChunk",
+    "GenerationInterrupted",
     "JsonOutput",
     "SamplingOptions",
     "TokenLogprob",
@@ -38,10 +39,11 @@ async def start_engine(settings: EngineSettings) -> Engine:
     if settings.engine == "openai":
         from potcot.server.engines.openai_engine import OpenAIEngine, UpstreamLimits
 
+        limits = UpstreamLimits.for_settings(settings)
         return await OpenAIEngine.start(
-            settings.upstream, settings.model, settings.max_model_len, UpstreamLimits.for_settings(settings)
+            settings.upstream, settings.model, settings.max_model_len, limits, settings.upstream_health_path
         )
-    from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
+    from potcot.server.embedded import model_to_serve
 
     try:
         from potcot.server.engines.vllm_engine import VllmEngine
@@ -51,9 +53,5 @@ async def start_engine(settings: EngineSettings) -> Engine:
             "without a GPU; or use remote servers with --engine openai --upstream URL"
         ) from error
 
-    if settings.model is None:
-        model, name = str(await asyncio.to_thread(embedded_model_dir, settings.cache_dir)), EMBEDDED_MODEL_NAME
-    else:
-        local = Path(settings.model)
-        model, name = settings.model, local.resolve().name if local.exists() else settings.model
+    model, name = await asyncio.to_thread(model_to_serve, settings.model, settings.cache_dir)
     return await VllmEngine.start(settings, model, settings.served_model_name or name)

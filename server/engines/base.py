@@ -12,6 +12,9 @@ from collections.abc import AsyncGenerator, Callable
 
 from potcot.server.prompts import Prompt
 
+# How often a generation that broke off is started again before its failure is the caller's.
+GENERATION_TRIES = 3
+
 
 class EngineInputError(ValueError):
     """The request cannot be served as asked: a prompt longer than the context, messages the
@@ -20,6 +23,17 @@ class EngineInputError(ValueError):
 
 class EngineUnavailable(RuntimeError):
     """The engine cannot serve right now: every upstream server is down, or the engine died."""
+
+
+class GenerationInterrupted(EngineUnavailable):
+    """The engine failed after its output had begun (a server died under the request). What it had
+    produced is never joined to another server's generation, which would be a text neither server
+    wrote, so the caller starts again from nothing or reports the failure. ``completion_tokens``:
+    what the lost generation had cost."""
+
+    def __init__(self, message: str, completion_tokens: int) -> None:
+        super().__init__(message)
+        self.completion_tokens = completion_tokens
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,6 +94,8 @@ class Generation:
     completion_tokens: int
     # Per choice, every generated token's log-probability; empty unless they were asked for.
     logprobs: list[list[TokenLogprob]] = dataclasses.field(default_factory=list)
+    # Of ``completion_tokens``, those of earlier tries that broke off and were thrown away.
+    wasted_tokens: int = 0
 
 
 class Engine(abc.ABC):
@@ -125,3 +141,49 @@ class Engine(abc.ABC):
                     on_text(delta.text)
             prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
         return Generation(texts, finish_reasons, prompt_tokens, completion_tokens, logprobs)
+
+    async def generate_afresh(
+        self,
+        prompt: Prompt,
+        options: SamplingOptions,
+        request_id: str,
+        on_text: Callable[[str], object] | None = None,
+    ) -> Generation:
+        """``generate``, started again from nothing when it breaks off midway, up to
+        ``GENERATION_TRIES`` times in all: one whole generation, never two joined, with what the
+        lost ones cost counted in. Text already shown through ``on_text`` cannot be taken back, so
+        then the interruption is the caller's."""
+        wasted = 0
+        for retry in range(GENERATION_TRIES - 1):
+            shown = _ShownText(on_text)
+            try:
+                return _costing(await self.generate(prompt, options, _try_id(request_id, retry), shown), wasted)
+            except GenerationInterrupted as interrupted:
+                wasted += interrupted.completion_tokens
+                if shown.any:
+                    raise
+        last = GENERATION_TRIES - 1
+        return _costing(await self.generate(prompt, options, _try_id(request_id, last), on_text), wasted)
+
+
+class _ShownText:
+    """Passes text on to ``on_text`` and remembers whether any was."""
+
+    def __init__(self, on_text: Callable[[str], object] | None) -> None:
+        self._on_text = on_text
+        self.any = False
+
+    def __call__(self, text: str) -> None:
+        if self._on_text is not None:
+            self.any = True
+            self._on_text(text)
+
+
+def _try_id(request_id: str, retry: int) -> str:
+    """Each try its own id: an engine may still be cancelling the one before."""
+    return f"{request_id}-retry{retry}" if retry else request_id
+
+
+def _costing(generation: Generation, wasted: int) -> Generation:
+    total = generation.completion_tokens + wasted
+    return dataclasses.replace(generation, completion_tokens=total, wasted_tokens=wasted)

@@ -30,6 +30,7 @@ from potcot.server.engines.base import (
     EngineInputError,
     EngineUnavailable,
     GenerationChunk,
+    GenerationInterrupted,
     JsonOutput,
     SamplingOptions,
     TokenLogprob,
@@ -43,6 +44,10 @@ logger = logging.getLogger(__name__)
 
 _HEALTH_INTERVAL_S = 5.0
 _HEALTH_TIMEOUT_S = 2.0
+# Before its first token a request is safe to send again: every upstream is tried, in this many
+# passes, with a pause between them that doubles from the first.
+_PASSES = 3
+_FIRST_PAUSE_S = 0.5
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,6 +63,57 @@ class UpstreamLimits:
         return cls(settings.upstream_max_connections, settings.upstream_max_queued, settings.upstream_pool_timeout_s)
 
 
+class _UpstreamFailed(Exception):
+    """One upstream failed one request: refused it, answered 5xx or 429, or broke its stream."""
+
+
+class UpstreamHealth:
+    """What is known of one upstream: its last ``/health`` answer, and the requests it failed in a
+    row since it last served one. One failed request is that request's bad luck (a dropped
+    connection, a worker the router just replaced) and does not make the only upstream unhealthy;
+    ``FAILURES_IN_A_ROW`` of them, or a failed probe, do, until a probe or a request succeeds."""
+
+    FAILURES_IN_A_ROW = 3
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.probe_failure: str | None = None
+        self.failures_in_a_row = 0
+        self.last_failure = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.probe_failure is None and self.failures_in_a_row < self.FAILURES_IN_A_ROW
+
+    @property
+    def reason(self) -> str:
+        return self.probe_failure or self.last_failure or "healthy"
+
+    def probed(self, failure: str | None) -> None:
+        """A ``/health`` probe's outcome: ``None`` when it passed."""
+        was = self.healthy
+        self.probe_failure = failure
+        if failure is None:
+            self.failures_in_a_row = 0
+        self._log_change(was)
+
+    def failed(self, failure: Exception) -> None:
+        was = self.healthy
+        self.failures_in_a_row += 1
+        self.last_failure = str(failure)
+        self._log_change(was)
+
+    def succeeded(self) -> None:
+        was = self.healthy
+        self.failures_in_a_row = 0
+        self._log_change(was)
+
+    def _log_change(self, was: bool) -> None:
+        if self.healthy != was:
+            state = "healthy" if self.healthy else f"unhealthy ({self.reason})"
+            logger.warning("upstream %s is now %s", self.upstream, state)
+
+
 class OpenAIEngine(Engine):
     def __init__(
         self,
@@ -67,14 +123,16 @@ class OpenAIEngine(Engine):
         client: httpx.AsyncClient,
         limits: UpstreamLimits,
         probe_client: httpx.AsyncClient | None = None,
+        health_path: str = "/health",
     ) -> None:
         if not upstreams:
             raise ValueError("the openai engine needs at least one --upstream URL")
         self._upstreams = [url.rstrip("/") for url in upstreams]
-        self._healthy = dict.fromkeys(self._upstreams, True)
+        self._health = {upstream: UpstreamHealth(upstream) for upstream in self._upstreams}
         self._turn = itertools.count()
         self._client = client
         self._probe_client = probe_client or client
+        self._health_path = health_path
         self._limits = limits
         self._sending = asyncio.Semaphore(self._limits.max_connections)
         self._waiting = 0
@@ -90,6 +148,7 @@ class OpenAIEngine(Engine):
         model: str | None,
         max_model_len: int | None,
         limits: UpstreamLimits,
+        health_path: str = "/health",
     ) -> OpenAIEngine:
         """Connect, and learn the model's id and context length from the first upstream that answers."""
         pool = httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections)
@@ -104,7 +163,7 @@ class OpenAIEngine(Engine):
             await probe_client.aclose()
             raise
         max_len = card.get("max_model_len") or max_model_len or 4096
-        engine = cls(upstreams, card["id"], max_len, client, limits, probe_client)
+        engine = cls(upstreams, card["id"], max_len, client, limits, probe_client, health_path)
         engine._health_task = asyncio.create_task(engine._watch_health())
         return engine
 
@@ -135,33 +194,62 @@ class OpenAIEngine(Engine):
     async def stream(
         self, prompt: Prompt, options: SamplingOptions, request_id: str
     ) -> AsyncGenerator[GenerationChunk, None]:
-        async with self._turn_to_send():
-            async for chunk in self._stream(prompt, options, request_id):
-                yield chunk
-
-    async def _stream(
-        self, prompt: Prompt, options: SamplingOptions, request_id: str
-    ) -> AsyncIterator[GenerationChunk]:
+        """The first upstream that starts the generation streams all of it. Until its first chunk,
+        a failure passes the request on to the next try; after it, the failure is the caller's
+        (``GenerationInterrupted``), since another upstream's text would not continue it."""
         path, body = self._request_body(prompt, options)
-        for upstream in self._rotation():
-            try:
-                async with self._client.stream(
-                    "POST", upstream + path, json=body, headers={"X-Request-Id": request_id}
-                ) as response:
-                    if response.status_code >= 500 or response.status_code == 429:
-                        self._healthy[upstream] = False
+        failures = []
+        async with self._turn_to_send():
+            async for upstream in self._tries():
+                async with contextlib.aclosing(
+                    self._upstream_chunks(upstream, path, body, request_id, options.logprobs or 0)
+                ) as chunks:
+                    try:
+                        first = await anext(chunks, None)
+                    except _UpstreamFailed as failed:
+                        self._health[upstream].failed(failed)
+                        failures.append(f"{upstream}: {failed}")
                         continue
-                    if response.status_code >= 400:
-                        raise EngineInputError(_error_message(await response.aread()))
-                    async for chunk in _server_sent_chunks(response, options.logprobs or 0):
-                        yield chunk
-                    return
-            except httpx.PoolTimeout as error:  # cannot happen while the semaphore fits the pool
-                raise EngineUnavailable("no upstream connection came free") from error
-            except httpx.TransportError as error:
-                logger.warning("upstream %s unreachable: %s", upstream, error)
-                self._healthy[upstream] = False
-        raise EngineUnavailable("no upstream server could take the request")
+                    if first is not None:
+                        yield first
+                        async for chunk in self._rest(upstream, chunks, first.completion_tokens):
+                            yield chunk
+                self._health[upstream].succeeded()
+                return
+        raise EngineUnavailable("no upstream server could take the request: " + "; ".join(failures))
+
+    async def _rest(
+        self, upstream: str, chunks: AsyncGenerator[GenerationChunk, None], completion_tokens: int
+    ) -> AsyncGenerator[GenerationChunk, None]:
+        """The stream after its first chunk, where a failure interrupts the generation."""
+        try:
+            async for chunk in chunks:
+                completion_tokens = chunk.completion_tokens
+                yield chunk
+        except _UpstreamFailed as failed:
+            self._health[upstream].failed(failed)
+            message = f"upstream {upstream} failed mid-generation: {failed}"
+            raise GenerationInterrupted(message, completion_tokens) from failed
+
+    async def _upstream_chunks(
+        self, upstream: str, path: str, body: dict[str, object], request_id: str, alternatives: int
+    ) -> AsyncGenerator[GenerationChunk, None]:
+        """One upstream's stream. Every way the upstream can fail is ``_UpstreamFailed``; a
+        request it refuses as invalid is ``EngineInputError``, the same from any upstream."""
+        try:
+            async with self._client.stream(
+                "POST", upstream + path, json=body, headers={"X-Request-Id": request_id}
+            ) as response:
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise _UpstreamFailed(f"answered {response.status_code}: {_error_message(await response.aread())}")
+                if response.status_code >= 400:
+                    raise EngineInputError(_error_message(await response.aread()))
+                async for chunk in _server_sent_chunks(response, alternatives):
+                    yield chunk
+        except httpx.PoolTimeout as error:  # cannot happen while the semaphore fits the pool
+            raise EngineUnavailable("no upstream connection came free") from error
+        except httpx.TransportError as error:
+            raise _UpstreamFailed(str(error) or type(error).__name__) from error
 
     def _request_body(self, prompt: Prompt, options: SamplingOptions) -> tuple[str, dict[str, object]]:
         body: dict[str, object] = {
@@ -183,11 +271,21 @@ class OpenAIEngine(Engine):
             return "/v1/completions", body | _text_fields(prompt.text + prompt.continuation, options.logprobs)
         return "/v1/chat/completions", body | _chat_fields(prompt, options.logprobs)
 
+    async def _tries(self) -> AsyncIterator[str]:
+        """Every upstream in turn, in ``_PASSES`` passes: with one upstream (a router whose replica
+        died under the request before it had streamed anything) the next pass usually lands on a
+        replica that is alive."""
+        for index in range(_PASSES):
+            if index:
+                await asyncio.sleep(_FIRST_PAUSE_S * 2 ** (index - 1))
+            for upstream in self._rotation():
+                yield upstream
+
     def _rotation(self) -> list[str]:
         """Every upstream once, healthy ones first, starting one further along each time."""
         start = next(self._turn) % len(self._upstreams)
         ordered = self._upstreams[start:] + self._upstreams[:start]
-        return sorted(ordered, key=lambda url: not self._healthy[url])
+        return sorted(ordered, key=lambda url: not self._health[url].healthy)
 
     async def _watch_health(self) -> None:
         while True:
@@ -196,17 +294,16 @@ class OpenAIEngine(Engine):
 
     async def _probe(self, upstream: str) -> None:
         try:
-            response = await self._probe_client.get(upstream + "/health", timeout=_HEALTH_TIMEOUT_S)
-            healthy = response.status_code == 200
-        except httpx.HTTPError:
-            healthy = False
-        if healthy != self._healthy[upstream]:
-            logger.warning("upstream %s is now %s", upstream, "healthy" if healthy else "unhealthy")
-        self._healthy[upstream] = healthy
+            response = await self._probe_client.get(upstream + self._health_path, timeout=_HEALTH_TIMEOUT_S)
+            failure = None if response.status_code == 200 else f"{self._health_path} answered {response.status_code}"
+        except httpx.HTTPError as error:
+            failure = f"{self._health_path} failed: {error or type(error).__name__}"
+        self._health[upstream].probed(failure)
 
     async def check_health(self) -> None:
-        if not any(self._healthy.values()):
-            raise EngineUnavailable("no upstream server is healthy")
+        if not any(health.healthy for health in self._health.values()):
+            reasons = "; ".join(f"{health.upstream}: {health.reason}" for health in self._health.values())
+            raise EngineUnavailable(f"no upstream server is healthy ({reasons})")
 
     async def close(self) -> None:
         if self._health_task is not None:
@@ -261,7 +358,9 @@ async def _first_model_card(client: httpx.AsyncClient, upstreams: Sequence[str],
 
 async def _server_sent_chunks(response: httpx.Response, alternatives: int) -> AsyncIterator[GenerationChunk]:
     """OpenAI's streaming format: ``data: {json}`` lines, ending with ``data: [DONE]``; each
-    token's log-probability comes with at most ``alternatives`` of the most likely."""
+    token's log-probability comes with at most ``alternatives`` of the most likely. A stream that
+    ends before ``[DONE]``, an error event and an unreadable event are the upstream failing. Until
+    the usage arrives, which vLLM sends last, the completion tokens counted are the token events."""
     prompt_tokens = completion_tokens = 0
     async for line in response.aiter_lines():
         if not line.startswith("data:"):
@@ -269,10 +368,10 @@ async def _server_sent_chunks(response: httpx.Response, alternatives: int) -> As
         data = line[len("data:") :].strip()
         if data == "[DONE]":
             return
-        event = json.loads(data)
+        event = _event(data, completion_tokens)
         usage = event.get("usage") or {}
         prompt_tokens = usage.get("prompt_tokens", prompt_tokens)
-        completion_tokens = usage.get("completion_tokens", completion_tokens)
+        completion_tokens = usage.get("completion_tokens", completion_tokens + bool(event.get("choices")))
         deltas = tuple(
             ChoiceDelta(
                 choice["index"],
@@ -283,6 +382,25 @@ async def _server_sent_chunks(response: httpx.Response, alternatives: int) -> As
             for choice in event.get("choices", [])
         )
         yield GenerationChunk(deltas, prompt_tokens, completion_tokens)
+    raise _UpstreamFailed("the stream ended before [DONE]")
+
+
+def _event(data: str, completion_tokens: int) -> dict[str, Any]:
+    """One event of the stream. An error event before any output is the request's own fault when
+    its code says so (a 4xx: another upstream would refuse it too)."""
+    try:
+        event = json.loads(data)
+    except ValueError as error:
+        raise _UpstreamFailed(f"an unreadable event: {data[:200]!r}") from error
+    if not isinstance(event, dict):
+        raise _UpstreamFailed(f"an unreadable event: {data[:200]!r}")
+    if "error" in event:
+        message = _error_message(data.encode())
+        code = (event["error"] or {}).get("code") if isinstance(event["error"], dict) else None
+        if completion_tokens == 0 and isinstance(code, int) and 400 <= code < 500 and code != 429:
+            raise EngineInputError(message)
+        raise _UpstreamFailed(f"an error event: {message}")
+    return event
 
 
 def _logprobs(logprobs: dict[str, Any] | None, alternatives: int) -> tuple[TokenLogprob, ...]:

