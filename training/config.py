@@ -28,9 +28,11 @@ from peft import LoraConfig, TaskType
 from trl import SFTConfig, TrlParser
 
 from potcot.server.prompts import PromptStyle
+from potcot.training.scratch import ScratchModel
 
 _PATHS = ("train_file", "eval_file", "output_dir")
-_SECTIONS = ("sft", "lora")
+_SECTIONS = ("sft", "lora", "scratch")
+SCRATCH = "scratch"  # the model: one built from nothing (``training.scratch``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,14 +43,17 @@ class TrainConfig:
     train_file: Path
     output_dir: Path
     sft: SFTConfig
-    model: str = "embedded"  # a checkpoint directory, a hub id, or the embedded SmolLM2-135M-Instruct
+    model: str = "embedded"  # a checkpoint directory, a hub id, the embedded SmolLM2-135M-Instruct, or scratch
     eval_file: Path | None = None
     prompt_style: PromptStyle = PromptStyle.AUTO  # auto resolves as potcot serve does
     global_batch_size: int | None = None  # None: sft's per-device batch and accumulation steps as given
     lora: LoraConfig | None = None  # None: full fine-tuning
+    scratch: ScratchModel | None = None  # with model: scratch, its shape; None: ScratchModel's defaults
 
     def __post_init__(self) -> None:
         """A global batch that cannot be split fails when the config is read, not after the model loads."""
+        if self.scratch is not None and self.model != SCRATCH:
+            raise ValueError(f"scratch: describes a model built from nothing; set model: {SCRATCH}")
         if self.global_batch_size is not None:
             split_global_batch(self.global_batch_size, self.sft.per_device_train_batch_size, self.sft.world_size)
 
@@ -80,7 +85,8 @@ class TrainConfig:
                 "the accumulation steps are derived from the global batch size"
             )
         lora = parse_lora(_section(data, "lora")) if data.get("lora") is not None else None
-        return cls(**settings, sft=parse_sft(sft_options, settings["output_dir"]), lora=lora)
+        scratch = parse_scratch(_section(data, "scratch")) if data.get("scratch") is not None else None
+        return cls(**settings, sft=parse_sft(sft_options, settings["output_dir"]), lora=lora, scratch=scratch)
 
 
 def split_global_batch(global_batch_size: int, max_per_device: int, world_size: int) -> tuple[int, int]:
@@ -116,6 +122,11 @@ def parse_lora(options: Mapping[str, Any]) -> LoraConfig:
     (SFTTrainer trains nothing else)."""
     _reject_unknown("lora", options, LoraConfig)
     return LoraConfig(**{"task_type": TaskType.CAUSAL_LM, **options})
+
+
+def parse_scratch(options: Mapping[str, Any]) -> ScratchModel:
+    _reject_unknown("scratch", options, ScratchModel)
+    return ScratchModel(**options)
 
 
 def _check_top_level(data: Mapping[str, Any]) -> None:

@@ -1,10 +1,11 @@
 """Supervised fine-tuning on an instruction set from ``potcot data mix``, with TRL's SFTTrainer.
 
-Prompts are rendered by ``server.prompts`` in the model's prompt style, and TRL puts the loss on
-the response tokens only. Everything else about training (precision, schedule, checkpoints,
-logging, gradient checkpointing) is the run's ``SFTConfig``; potcot derives only the per-device
-batch and accumulation steps from a global batch size, and resumes from the last checkpoint in
-the output directory. Several GPUs or nodes go through accelerate (DeepSpeed ZeRO or FSDP)::
+Prompts are rendered by ``server.prompts`` in the model's prompt style, and the loss is on the
+response tokens only, less the tool outputs of tool-integrated responses (``training.masking``).
+Everything else about training (precision, schedule, checkpoints, logging, gradient checkpointing)
+is the run's ``SFTConfig``; potcot derives only the per-device batch and accumulation steps from a
+global batch size, and resumes from the last checkpoint in the output directory. Several GPUs or
+nodes go through accelerate (DeepSpeed ZeRO or FSDP)::
 
     accelerate launch --config_file training/configs/accelerate_fsdp.yaml -m potcot.training.sft CONFIG
 """
@@ -36,8 +37,10 @@ from trl import SFTConfig, SFTTrainer
 from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
 from potcot.server.prompts import PromptStyle, render, resolve_style
 from potcot.server.settings import EngineSettings
-from potcot.training.config import TrainConfig, split_global_batch
+from potcot.training.config import SCRATCH, TrainConfig, split_global_batch
+from potcot.training.masking import labelled_example
 from potcot.training.records import read_jsonl
+from potcot.training.scratch import ScratchModel, initial_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +48,14 @@ logger = logging.getLogger(__name__)
 def train(config: TrainConfig) -> Path:
     """Fine-tune, then save the model (or LoRA adapter), tokenizer, log history and loss curve to ``output_dir``."""
     args = training_arguments(config)
-    model_path, model_name = _model(config.model)
+    model_path, model_name = _model(config)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     style = resolve_style(config.prompt_style, model_name, bool(tokenizer.chat_template))
     trainer = SFTTrainer(
         model=str(model_path),
         args=args,
-        train_dataset=_examples(config.train_file, style),
-        eval_dataset=_examples(config.eval_file, style) if config.eval_file else None,
+        train_dataset=tokenized_examples(config.train_file, style, tokenizer),
+        eval_dataset=tokenized_examples(config.eval_file, style, tokenizer) if config.eval_file else None,
         processing_class=tokenizer,
         peft_config=copy.deepcopy(config.lora),  # peft fills in the config it is given; the run stays reusable
         callbacks=[ThroughputCallback()],
@@ -103,28 +106,35 @@ def _save(trainer: SFTTrainer, tokenizer: PreTrainedTokenizerBase, output_dir: P
     draw_loss_curve(history, output_dir / "loss.png")
 
 
-def _model(model: str) -> tuple[Path | str, str]:
-    if model == "embedded":
+def _model(config: TrainConfig) -> tuple[Path | str, str]:
+    """Where the weights to start from are, and the model's name (which decides its prompt style)."""
+    if config.model == "embedded":
         return embedded_model_dir(EngineSettings().cache_dir), EMBEDDED_MODEL_NAME
-    return model, model
+    if config.model == SCRATCH:
+        initial = initial_checkpoint(config.scratch or ScratchModel(), config.train_file, config.output_dir / "initial")
+        return initial, config.output_dir.name
+    return config.model, config.model
 
 
-def _examples(path: Path, style: PromptStyle) -> Dataset:
-    """Instruction records as TRL prompt/completion pairs: text for Alpaca-style models, messages
-    for chat models (TRL applies the chat template and masks the prompt either way)."""
-    records = read_jsonl(path)
-    rows: list[dict[str, Any]]
-    if style is PromptStyle.CHAT:
-        rows = [
-            {
-                "prompt": [{"role": "user", "content": record["instruction"]}],
-                "completion": [{"role": "assistant", "content": record["output"]}],
-            }
-            for record in records
-        ]
-    else:
-        rows = [{"prompt": render(r["instruction"], style).text, "completion": r["output"]} for r in records]
-    return Dataset.from_list(rows)
+def tokenized_examples(path: Path, style: PromptStyle, tokenizer: PreTrainedTokenizerBase) -> Dataset:
+    """Instruction records as tokenized examples whose labels are the response's tokens but a tool's
+    output (``training.masking``): the prompt rendered as potcot serves it (Alpaca text, or the chat
+    template's user turn), the response ended as the model must end it (the end-of-text token, or
+    the template's end of turn)."""
+    return Dataset.from_list([_example(record, style, tokenizer) for record in read_jsonl(path)])
+
+
+def _example(record: dict[str, Any], style: PromptStyle, tokenizer: PreTrainedTokenizerBase) -> dict[str, list[int]]:
+    if style is not PromptStyle.CHAT:
+        prompt = render(record["instruction"], style).text or ""
+        return labelled_example(tokenizer, prompt, record["output"] + tokenizer.eos_token, add_special_tokens=True)
+    question = [{"role": "user", "content": record["instruction"]}]
+    prompt = tokenizer.apply_chat_template(question, tokenize=False, add_generation_prompt=True)
+    reply = {"role": "assistant", "content": record["output"]}
+    whole = tokenizer.apply_chat_template([*question, reply], tokenize=False)
+    if not whole.startswith(prompt):
+        raise ValueError("the chat template renders the user turn differently once a reply follows it")
+    return labelled_example(tokenizer, prompt, whole[len(prompt) :], add_special_tokens=False)
 
 
 class ThroughputCallback(TrainerCallback):

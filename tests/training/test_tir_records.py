@@ -7,13 +7,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from transformers import AutoTokenizer
 
 from potcot.answers import Grader
 from potcot.sandbox import ExecutionResult, Sandbox, Status
+from potcot.server.embedded import embedded_model_dir
 from potcot.server.prompts import PromptStyle, Rationale, instruction, tool_integrated
+from potcot.server.settings import EngineSettings
 from potcot.training.filter import filter_programs
+from potcot.training.masking import IGNORED
 from potcot.training.mix import MixConfig, mix
 from potcot.training.records import RationaleRecord, read_records, write_jsonl
+from potcot.training.sft import tokenized_examples
 from potcot.training.tir import REASONING, tir_record, tir_records
 
 POTCOT = str(Path(sys.executable).with_name("potcot"))
@@ -112,18 +117,21 @@ def test_cot_share_balances_against_programs_and_tool_integrated_records_togethe
 
 @pytest.mark.parametrize("style", [PromptStyle.ALPACA, PromptStyle.CHAT])
 def test_training_prompt_is_the_served_tir_prompt(style: PromptStyle, tmp_path: Path) -> None:
-    from potcot.training.sft import _examples
-
+    """What training feeds the model before the response is what ``--strategy tir`` serves it."""
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir(EngineSettings().cache_dir))
     train, _, _ = mix([tir("1")], MixConfig(style=style, eval_fraction=0))
     write_jsonl(tmp_path / "train.jsonl", train)
-    example = _examples(tmp_path / "train.jsonl", style)[0]
+    example = tokenized_examples(tmp_path / "train.jsonl", style, tokenizer)[0]
+    first_learnt = next(index for index, label in enumerate(example["labels"]) if label != IGNORED)
     served = tool_integrated("question 1", style)
     if style is PromptStyle.CHAT:
         assert served.messages is not None
-        assert example["prompt"] == [{"role": "user", "content": served.messages[0].content}]
-        assert example["completion"] == [{"role": "assistant", "content": tir("1").output}]
+        messages = [{"role": message.role, "content": message.content} for message in served.messages]
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     else:
-        assert (example["prompt"], example["completion"]) == (served.text, tir("1").output)
+        prompt = served.text
+    assert tokenizer.decode(example["input_ids"][:first_learnt]) == prompt
+    assert tokenizer.decode(example["input_ids"][first_learnt:]).startswith(tir("1").output.split("```output")[0])
 
 
 def test_data_tir_and_mix_end_to_end(tmp_path: Path) -> None:
