@@ -115,21 +115,22 @@ class MiniatureCommand(BaseModel):
     train: int = Field(60_000, ge=1, description="training problems (each gives a cot, a pot and a tir record)")
     test: int = Field(300, ge=1, description="problems in each test split: test, held_out_templates")
     style: str = Field("alpaca", pattern="^(alpaca|chat)$", description="prompt style of mix/")
+    eval_fraction: float = Field(0.02, ge=0, lt=1, description="training questions held out in mix/eval.jsonl")
     workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
 
     def cli_cmd(self) -> None:
         from potcot.server.prompts import PromptStyle
         from potcot.training.miniature.splits import MiniatureConfig, write_miniature
 
-        config = MiniatureConfig(self.seed, self.train, self.test, PromptStyle(self.style))
+        config = MiniatureConfig(self.seed, self.train, self.test, PromptStyle(self.style), self.eval_fraction)
         try:
             with Sandbox(self.workers) as sandbox:
-                manifest = write_miniature(self.out, config, sandbox)
+                write_miniature(self.out, config, sandbox)
         except ValueError as error:
             raise SystemExit(f"potcot data miniature: {error}") from None
-        items = ", ".join(f"{split} {count}" for split, count in manifest["items"].items())  # type: ignore[attr-defined]
-        print(f"{items} problems in {self.out}; benchmark with "
-              f"`potcot bench --datasets {self.out}/benchmarks/miniature_test.jsonl`")  # fmt: skip
+        tests = ",".join(f"{self.out}/benchmarks/miniature_{split}.jsonl" for split in ("test", "held_out_templates"))
+        print(f"train {self.train}, test {self.test}, held_out_templates {self.test} problems in {self.out}; "
+              f"benchmark with `potcot bench --datasets {tests}`")  # fmt: skip
 
 
 class DataCommand(Command):

@@ -214,13 +214,15 @@ def inclusive_pages(w: Work) -> tuple[str, Quantity]:
 
 
 def fence_posts(w: Work) -> tuple[str, Quantity]:
-    gap = w.rng.randint(2, 12)
+    gap = w.rng.randint(2, 25)
     length = gap * w.amount((2, 12), (13, 80))
     question = w.pick([
         f"A straight fence is {length} meters long with a post every {gap} meters, including one at each "
         f"end. How many posts are there?",
         f"Posts stand {gap} meters apart along a {length}-meter path, starting and ending with a post. "
         f"How many posts are there?",
+        f"Lamps are placed every {gap} m along a {length} m street, with a lamp at both ends. How many lamps "
+        f"are there?",
     ])  # fmt: skip
     whole, g = w.given("length", length), w.given("length", gap)
     spaces = w.calc("count", whole, "/", g, "Gaps between posts")
@@ -385,10 +387,12 @@ def average_score(w: Work) -> tuple[str, Quantity]:
 
 
 def doubling(w: Work) -> tuple[str, Quantity]:
-    start, hours = w.amount((2, 12), (13, 150)), w.rng.randint(2, 5)
+    start, hours = w.amount((2, 12), (13, 400)), w.rng.randint(2, 6)
     question = w.pick([
         f"A colony of {start} bacteria doubles every hour. How many bacteria are there after {hours} hours?",
         f"A number of followers starts at {start} and doubles each week. What is it after {hours} weeks?",
+        f"A pile of {start} leaves is twice as large each day as the day before. How many leaves are in it "
+        f"after {hours} days?",
     ])  # fmt: skip
     s, n = w.given("count", start), w.given("time", hours)
     current = w.name("count")
@@ -418,12 +422,13 @@ def savings_target(w: Work) -> tuple[str, Quantity]:
 
 
 def halving(w: Work) -> tuple[str, Quantity]:
-    halvings, limit = w.rng.randint(2, 6), w.rng.randint(3, 80)
+    halvings, limit = w.rng.randint(2, 6), w.rng.randint(3, 400)
     start = limit * 2**halvings
     question = w.pick([
         f"A tank holds {start} liters and loses half of its water each day. After how many days does it hold "
         f"{limit} liters or less?",
         f"A price of ${start} is cut in half every month. How many months until it is at most ${limit}?",
+        f"A heap of {start} grams of salt halves every hour. After how many hours is it {limit} grams or less?",
     ])  # fmt: skip
     s, m = w.given("count", start), w.given("count", limit)
     days, level = w.name("time"), w.name("count")
@@ -550,8 +555,8 @@ def how_many_more(w: Work) -> tuple[str, Quantity]:
         f"How many more {item} are in {a} {container} of {k1} than in {b} {container} of {k2}?",
     ])  # fmt: skip
     x, y, u, v = w.given("count", a), w.given("per", k1), w.given("count", b), w.given("per", k2)
-    first_total = w.calc("total", x, "*", y, first)
-    second_total = w.calc("total", u, "*", v, second)
+    first_total = w.calc("total", x, "*", y, f"In the {a} {container}")
+    second_total = w.calc("total", u, "*", v, f"In the {b} {container}")
     return question, w.calc("count", first_total, "-", second_total, "Difference")
 
 

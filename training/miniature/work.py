@@ -72,12 +72,15 @@ class Work:
         self.divides = False
 
     def pick(self, options: Sequence[_T]) -> _T:
+        """One of a template's wordings (or any choice), drawn from the problem's generator."""
         return self.rng.choice(options)
 
     def people(self, count: int) -> list[str]:
+        """Distinct names, so two people in one question are never the same."""
         return self.rng.sample(PEOPLE, count)
 
     def items(self, count: int = 1) -> list[str]:
+        """Distinct objects (plural nouns)."""
         return self.rng.sample(ITEMS, count)
 
     def amount(self, small: tuple[int, int], large: tuple[int, int], large_share: float = 0.4) -> int:
@@ -130,6 +133,7 @@ class Work:
         self.lines.extend(lines)
 
     def say(self, text: str) -> None:
+        """A sentence of the chain of thought that states a reason rather than a calculation."""
         self.steps.append(text)
 
     def program(self, answer: Quantity) -> str:
@@ -140,6 +144,7 @@ class Work:
         return "\n".join([*head, *self.lines, f"print({printed})"])
 
     def chain_of_thought(self, answer: Quantity) -> str:
+        """The steps, ending the way potcot's chain-of-thought prompts ask: "The answer is X."."""
         return "\n".join([*self.steps, f"The answer is {number(answer.value)}."])
 
 
