@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(ENGINE)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean miniature
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The paper's claim in miniature: data, a model trained from nothing (cached), every strategy benchmarked.
+miniature: $(STAMP)
+	$(BIN)/potcot train miniature --out runs/miniature
 
 # mypy cannot follow setuptools' editable finder, so it checks a view of the folders laid out as
 # installed: build/typed/potcot/server is server/, and so on.

@@ -159,14 +159,34 @@ class MergeCommand(BaseModel):
         print(f"merged checkpoint in {merge_adapter(self.adapter, self.output)}")
 
 
+class MiniatureRunCommand(BaseModel):
+    """The paper's claim in miniature: the family's data, a model trained from nothing (cached),
+    every strategy benchmarked on both test splits, runs/miniature/summary.json."""
+
+    out: Path = Field(Path("runs/miniature"), description="where the data, benchmarks and summary go")
+    train_problems: int = Field(30_000, ge=1, description="training problems (a cot, a pot and a tir record each)")
+
+    def cli_cmd(self) -> None:
+        from potcot.server.settings import EngineSettings
+        from potcot.training.miniature.pipeline import MiniatureRun, run_miniature
+        from potcot.training.miniature.splits import MiniatureConfig
+
+        cache_dir = EngineSettings().cache_dir
+        summary = run_miniature(MiniatureRun(self.out, cache_dir, MiniatureConfig(train=self.train_problems)))
+        for split, accuracies in summary["splits"].items():
+            print(f"{split}: " + ", ".join(f"{strategy} {accuracy:.3f}" for strategy, accuracy in accuracies.items()))
+        print(f"trained in {summary['train_minutes']:.1f} min; summary.json, summary.md, accuracy.png in {self.out}")
+
+
 class TrainCommand(Command):
     """Supervised fine-tuning from a YAML config (see training/configs/)."""
 
     merge: CliSubCommand[MergeCommand]
+    miniature: CliSubCommand[MiniatureRunCommand]
     config: Path | None = Field(None, description="the run's YAML config")
 
     def cli_cmd(self) -> None:
-        if self.merge is not None:
+        if self.merge is not None or self.miniature is not None:
             CliApp.run_subcommand(self)
             return
         if self.config is None:

