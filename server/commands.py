@@ -121,7 +121,7 @@ class FleetUpCommand(BaseModel):
         from potcot.server.fleet import Fleet, FleetSpec
         from potcot.server.settings import EngineSettings
 
-        model, name = model_to_serve(self.model, EngineSettings.model_fields["cache_dir"].get_default())
+        model, name = model_to_serve(self.model, EngineSettings(engine="vllm").cache_dir)
         log_dir = self.log_dir or Path(tempfile.mkdtemp(prefix="potcot-fleet-"))
         spec = FleetSpec(
             model,

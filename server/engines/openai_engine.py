@@ -212,8 +212,9 @@ class OpenAIEngine(Engine):
                         continue
                     if first is not None:
                         yield first
-                        async for chunk in self._rest(upstream, chunks, first.completion_tokens):
-                            yield chunk
+                        async with contextlib.aclosing(self._rest(upstream, chunks, first.completion_tokens)) as rest:
+                            async for chunk in rest:
+                                yield chunk
                 self._health[upstream].succeeded()
                 return
         raise EngineUnavailable("no upstream server could take the request: " + "; ".join(failures))
