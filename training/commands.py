@@ -112,7 +112,7 @@ class MiniatureCommand(BaseModel):
 
     out: Path = Field(description="a folder for records/, mix/, benchmarks/ and manifest.json")
     seed: int = Field(0, description="the same seed writes the same files")
-    train: int = Field(60_000, ge=1, description="training problems (each gives a cot, a pot and a tir record)")
+    train: int = Field(30_000, ge=1, description="training problems (each gives a cot, a pot and a tir record)")
     test: int = Field(300, ge=1, description="problems in each test split: test, held_out_templates")
     style: str = Field("alpaca", pattern="^(alpaca|chat)$", description="prompt style of mix/")
     eval_fraction: float = Field(0.02, ge=0, lt=1, description="training questions held out in mix/eval.jsonl")
@@ -171,7 +171,7 @@ class MiniatureRunCommand(BaseModel):
         from potcot.training.miniature.pipeline import MiniatureRun, run_miniature
         from potcot.training.miniature.splits import MiniatureConfig
 
-        cache_dir = EngineSettings().cache_dir
+        cache_dir = EngineSettings(engine="vllm").cache_dir
         summary = run_miniature(MiniatureRun(self.out, cache_dir, MiniatureConfig(train=self.train_problems)))
         for split, accuracies in summary["splits"].items():
             print(f"{split}: " + ", ".join(f"{strategy} {accuracy:.3f}" for strategy, accuracy in accuracies.items()))

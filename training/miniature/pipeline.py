@@ -61,6 +61,7 @@ def run_miniature(run: MiniatureRun) -> dict[str, Any]:
     (run.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for name in ("summary.md", "accuracy.png"):
         shutil.copyfile(run.out / "bench" / name, run.out / name)
+    shutil.copyfile(checkpoint / "loss.png", run.out / "loss.png")
     return summary
 
 
@@ -87,7 +88,7 @@ async def benchmark(
     checkpoint: Path, datasets: dict[str, Path], strategies: tuple[Strategy, ...], out: Path
 ) -> dict[str, Any]:
     """Every strategy on every split, on one engine loaded once; the benchmark's own summary."""
-    settings = SolverSettings(model=str(checkpoint), prompt_style=PromptStyle.ALPACA, max_model_len=1024)
+    settings = SolverSettings(model=str(checkpoint), prompt_style=PromptStyle.ALPACA, max_model_len=None)
     summary: dict[str, Any] = {}
     with Grader() as grader:
         async with LocalSolver.start(settings) as solver:

@@ -45,7 +45,7 @@ class Problem:
 @dataclasses.dataclass(frozen=True)
 class MiniatureConfig:
     seed: int = 0
-    train: int = 60_000
+    train: int = 30_000  # `potcot data miniature` and `potcot train miniature` draw as many
     test: int = 300  # each of the two test splits
     style: PromptStyle = PromptStyle.ALPACA
     eval_fraction: float = 0.02
