@@ -25,8 +25,8 @@ BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 
 @dataclasses.dataclass(frozen=True)
 class ScratchModel:
-    """The shape of the model and the tokenizer's vocabulary; the defaults are the miniature's,
-    about 3.4M parameters, which train on 2 CPU cores at several thousand tokens a second. The head
+    """The shape of the model and the tokenizer's vocabulary; the defaults are about 3.4M
+    parameters (``training/configs/miniature.yaml`` chooses a smaller one for 2 CPU cores). The head
     size, ``hidden_size / num_heads``, must be one vLLM's attention takes (on CPU: 32 to 256)."""
 
     vocab_size: int = 1000

@@ -55,12 +55,14 @@ def main() -> None:
         num_key_value_heads=args.heads,
         intermediate_size=args.intermediate,
         max_position_embeddings=max(512, args.length),
+        tie_word_embeddings=True,  # as training/scratch.py builds it
     )
     batch = torch.randint(0, args.vocab, (args.batch, args.length))
-    parameters = sum(p.numel() for p in LlamaForCausalLM(config).parameters())
+    baseline = LlamaForCausalLM(config)
+    parameters = sum(p.numel() for p in baseline.parameters())
     print(f"Llama of {parameters / 1e6:.2f}M parameters, batches of {args.batch} x {args.length} tokens, "
           f"{torch.get_num_threads()} threads")  # fmt: skip
-    float32 = tokens_per_second(LlamaForCausalLM(config), batch, args.steps, bf16=False)
+    float32 = tokens_per_second(baseline, batch, args.steps, bf16=False)
     bfloat16 = tokens_per_second(LlamaForCausalLM(config), batch, args.steps, bf16=True)
     print(f"float32 (baseline):  {float32:8.0f} tokens/s")
     print(f"bfloat16 autocast:   {bfloat16:8.0f} tokens/s")
