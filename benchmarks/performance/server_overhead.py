@@ -130,7 +130,9 @@ def main() -> None:
           f"{args.max_tokens} tokens, {args.concurrency} at a time; server logs in {logs}")  # fmt: skip
 
     vllm_port, potcot_port = free_port(), free_port()
-    vllm_flags = (*ENGINE_FLAGS, "--enforce-eager", "--served-model-name", EMBEDDED_MODEL_NAME)
+    # The settings potcot gives vLLM on CPU of its own accord.
+    cpu_defaults = ("--enforce-eager", "--no-enable-chunked-prefill")
+    vllm_flags = (*ENGINE_FLAGS, *cpu_defaults, "--served-model-name", EMBEDDED_MODEL_NAME)
     servers = {
         "vllm": (vllm_serve(vllm_port, model_dir, *vllm_flags), vllm_port),
         "potcot": (potcot_serve(potcot_port, *ENGINE_FLAGS), potcot_port),

@@ -15,6 +15,7 @@ from vllm.outputs import CompletionOutput
 from vllm.platforms import current_platform
 from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
+from vllm.v1.engine.exceptions import EngineDeadError
 
 from potcot.server.engines.base import (
     ChoiceDelta,
@@ -64,6 +65,10 @@ class VllmEngine(Engine):
             # Eager mode cut model load on CPU from about 90 s to 23 s.
             enforce_eager=on_cpu if settings.enforce_eager is None else settings.enforce_eager,
             tensor_parallel_size=settings.tensor_parallel_size,
+            # On CPU a prompt prefilled in chunks kills the engine when its request is seeded: vLLM
+            # rewinds the request's generator over the discarded sample, and CPU generators cannot
+            # rewind ("CPU Generator does not use offset"). Whole prompts are never discarded.
+            enable_chunked_prefill=False if on_cpu else None,
             disable_log_stats=True,
         )
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
@@ -97,6 +102,8 @@ class VllmEngine(Engine):
                 )
         except (VLLMClientError, ValueError) as error:
             raise EngineInputError(str(error)) from None
+        except EngineDeadError as error:
+            raise EngineUnavailable(f"the vLLM engine has died: {error}") from error
 
     async def check_health(self) -> None:
         try:

@@ -435,6 +435,24 @@ def test_concurrent_requests_with_one_request_id(live_server: ServerProcess) -> 
         assert response.json()["choices"][0]["text"]
 
 
+def test_seeded_sampling_of_prompts_longer_than_one_prefill_batch(live_server: ServerProcess) -> None:
+    """Seeded samples, as voting asks for, of long prompts that reach the engine together (one
+    request's prompts do): more prompt tokens than vLLM schedules in one step (2048 on CPU).
+    Chunked, such a prefill killed the CPU engine ("CPU Generator does not use offset"), and every
+    request after it failed."""
+
+    def question(q: int) -> str:  # each its own from the first token, so that no prefix is cached
+        return " ".join(f"Box {box} holds {(box + q) * 7 % 50} marbles." for box in range(120)) + " How many in all?"
+
+    prompts = [question(q) for q in range(MAX_CONCURRENT_REQUESTS)]
+    body = {"model": MODEL, "prompt": prompts, "max_tokens": 4, "temperature": 0.7, "seed": 7}
+    response = httpx.post(live_server.url + "/v1/completions", json=body, timeout=600)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["choices"]) == len(prompts)
+    assert response.json()["usage"]["prompt_tokens"] > 2048
+    assert httpx.get(live_server.url + "/health").status_code == 200
+
+
 def engine_client(engine: str, live_server: ServerProcess, keyed_server: ServerProcess) -> openai.OpenAI:
     """A client of the real engine in process ("vllm"), or of a potcot whose engine is an
     OpenAI-compatible upstream ("openai": the keyed replica in front of the live server)."""
