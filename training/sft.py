@@ -58,7 +58,7 @@ def train(config: TrainConfig) -> Path:
         eval_dataset=tokenized_examples(config.eval_file, style, tokenizer) if config.eval_file else None,
         processing_class=tokenizer,
         peft_config=copy.deepcopy(config.lora),  # peft fills in the config it is given; the run stays reusable
-        callbacks=[ThroughputCallback()],
+        callbacks=_callbacks(config),
     )
     trainer.train(resume_from_checkpoint=_checkpoint(args))
     _save(trainer, tokenizer, config.output_dir)
@@ -83,6 +83,12 @@ def training_arguments(config: TrainConfig) -> SFTConfig:
     return dataclasses.replace(
         config.sft, per_device_train_batch_size=per_device, gradient_accumulation_steps=accumulation
     )
+
+
+def _callbacks(config: TrainConfig) -> list[TrainerCallback]:
+    if config.max_train_minutes is None:
+        return [ThroughputCallback()]
+    return [ThroughputCallback(), TimeBudgetCallback(config.max_train_minutes)]
 
 
 def _checkpoint(args: SFTConfig) -> str | None:
@@ -171,6 +177,27 @@ class ThroughputCallback(TrainerCallback):
         if self._last is not None and self._training_s > self._last[0]:
             logs["tokens_per_second"] = round((tokens - self._last[1]) / (self._training_s - self._last[0]), 1)
         self._last = (self._training_s, tokens)
+
+
+class TimeBudgetCallback(TrainerCallback):
+    """Ends training once its steps have taken ``minutes``: the step in progress finishes, and the
+    model is saved as at the end of a run, so a slower machine trains less rather than longer."""
+
+    def __init__(self, minutes: float) -> None:
+        self._budget_s = minutes * 60
+        self._started: float | None = None
+
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if self._started is None:
+            self._started = time.monotonic()
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        if self._started is not None and time.monotonic() - self._started >= self._budget_s:
+            logger.info("stopping at step %d of %d: the %.0f-minute budget is spent", state.global_step,
+                        state.max_steps, self._budget_s / 60)  # fmt: skip
+            control.should_training_stop = True
 
 
 def draw_loss_curve(history: list[dict[str, Any]], path: Path) -> None:

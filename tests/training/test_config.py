@@ -64,6 +64,7 @@ def test_potcot_settings_and_lora(tmp_path: Path) -> None:
         (run({"output_dir": "x"}), r"sft\.output_dir: set output_dir at the top level"),
         (run({"gradient_accumulation_steps": 2}, global_batch_size=8), r"global_batch_size or sft\.gradient_acc"),
         (run(global_batch_size=0), r"global_batch_size: expected a positive integer"),
+        (run(max_train_minutes=0), r"max_train_minutes: expected a positive number"),
         ({"output_dir": "out"}, r"missing settings \['train_file'\]"),
         ({**run(), "sft": ["bf16"]}, r"sft: expected a mapping"),
     ],

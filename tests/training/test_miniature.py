@@ -31,6 +31,7 @@ from potcot.training.miniature.splits import (
     write_miniature,
 )
 from potcot.training.miniature.templates import HELD_OUT, TRAIN
+from potcot.training.miniature.work import Quantity, in_question_order
 from potcot.training.records import read_records
 
 POTCOT = str(Path(sys.executable).with_name("potcot"))
@@ -189,6 +190,33 @@ def test_every_program_prints_its_answer(splits: dict[str, list[Problem]], sandb
     wrong = [(p.id, r.stdout, r.error) for p, r in zip(problems, results, strict=True)
              if not same_number(printed_answer(r), p.answer)]  # fmt: skip
     assert wrong == []
+
+
+def test_every_program_states_the_question_s_numbers_in_its_order(splits: dict[str, list[Problem]]) -> None:
+    """The opening assignments copy the question's numbers left to right; a constant of the
+    program's own (a loop's counter at 0) may follow them, never come between."""
+    for problem in (p for problems in splits.values() for p in problems):
+        literals = re.findall(rf"^\w+ = ({_NUMBER})$", problem.program, flags=re.MULTILINE)
+        places = [re.search(rf"(?<![\d.]){re.escape(figure)}(?!\d|\.\d)", problem.question) for figure in literals]
+        stated = [place.start() for place in places if place]
+        assert places[: len(stated)] == [place for place in places if place], (problem.id, literals)
+        assert stated == sorted(stated) or len(set(literals)) < len(literals), problem.id
+
+
+QUESTION_ORDERS = [
+    ("as the template met them", "3 pens at $12 each", [3, 12], [3, 12]),
+    ("the wording put the price first", "Pens cost $12 each. Ava buys 3.", [3, 12], [12, 3]),
+    ("a number inside another is not it", "312 beads and 12 more", [12, 312], [312, 12]),
+    ("a repeated number takes its next place", "5 bags, 7 jars, 5 boxes", [5, 5, 7], [5, 7, 5]),
+    ("one the question does not write goes last", "9 cards", [Fraction(1, 2), 9], [9, Fraction(1, 2)]),
+]
+
+
+@pytest.mark.parametrize(("question", "values", "ordered"), [row[1:] for row in QUESTION_ORDERS],
+                         ids=[row[0] for row in QUESTION_ORDERS])  # fmt: skip
+def test_in_question_order(question: str, values: list[Fraction | int], ordered: list[Fraction | int]) -> None:
+    givens = [Quantity(f"v{index}", Fraction(value_)) for index, value_ in enumerate(values)]
+    assert [given.value for given in in_question_order(givens, question)] == ordered
 
 
 SAME_NUMBERS = [

@@ -1,10 +1,10 @@
-"""Training tokens/s counts only the time inside training steps."""
+"""The training callbacks: tokens/s counts only the time inside training steps; the time budget stops a run."""
 
 import pytest
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from potcot.training import sft
-from potcot.training.sft import ThroughputCallback
+from potcot.training.sft import ThroughputCallback, TimeBudgetCallback
 
 
 class FakeClock:
@@ -51,3 +51,17 @@ def test_log_lines_without_a_token_count_are_left_alone(clock: FakeClock) -> Non
     callback = ThroughputCallback()
     run_step(callback, clock, 1.0)
     assert log(callback, {"eval_loss": 0.9}) == {"eval_loss": 0.9}
+
+
+def test_the_time_budget_stops_training_after_the_step_that_spends_it(clock: FakeClock) -> None:
+    callback = TimeBudgetCallback(minutes=1.0)
+    args, state, control = hook_args()
+    for _ in range(2):
+        callback.on_step_begin(args, state, control)
+        clock.now += 25.0
+        callback.on_step_end(args, state, control)
+        assert not control.should_training_stop
+    callback.on_step_begin(args, state, control)
+    clock.now += 25.0
+    callback.on_step_end(args, state, control)
+    assert control.should_training_stop

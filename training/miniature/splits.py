@@ -56,7 +56,7 @@ def write_problem(template: Template, name: str, rng: random.Random, identifier:
     work = Work(rng)
     question, answer = template(work)
     return Problem(
-        identifier, name, question, number(answer.value), work.chain_of_thought(answer), work.program(answer)
+        identifier, name, question, number(answer.value), work.chain_of_thought(answer), work.program(answer, question)
     )
 
 

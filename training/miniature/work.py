@@ -5,6 +5,11 @@ Variable names come from pools and from one of several naming styles drawn per p
 for the quantity, letters, numbered names), so a model trained on the family cannot tie a template
 to its variable names and has to copy, within a program, the names it chose: a misspelt one is a
 ``NameError``, a program that fails honestly and hands the question to the chain of thought.
+
+A program opens with the question's numbers in the order the question states them, whatever order
+the template met them in: each assignment then copies the number after the one the line before
+copied, the one pattern a model must learn to read its question, rather than a jump to wherever
+this wording put that quantity.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import random
+import re
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import TypeVar
@@ -43,6 +49,9 @@ ROLE_WORDS = {
 }
 _T = TypeVar("_T")
 _STYLES = ("words", "letters", "numbered", "prefixed")
+# Numbered names most often: they tie no name to a template, and a model can keep them apart (the
+# next quantity is the next number) where a run of random letters or synonyms loses it.
+_STYLE_WEIGHTS = (1, 1, 7, 1)
 _LETTERS = "abcdefghjkmnpqrstuvwxyz"
 _NUMBERED = ("x", "v", "n", "q", "t", "s", "val", "num", "step")
 
@@ -63,9 +72,10 @@ class Work:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self._style = rng.choice(_STYLES)
+        self._style = rng.choices(_STYLES, weights=_STYLE_WEIGHTS)[0]
         self._stem = rng.choice(_NUMBERED)
         self._used: set[str] = set()
+        self._givens: list[Quantity] = []
         self.lines: list[str] = []
         self.steps: list[str] = []
         self.imports: set[str] = set()
@@ -110,7 +120,7 @@ class Work:
     def given(self, role: str, value: int | Fraction) -> Quantity:
         """A number stated in the question."""
         quantity = Quantity(self.name(role), Fraction(value))
-        self.lines.append(f"{quantity.name} = {number(quantity.value)}")
+        self._givens.append(quantity)
         return quantity
 
     def calc(self, role: str, a: Operand, op: str, b: Operand, say: str) -> Quantity:
@@ -136,16 +146,44 @@ class Work:
         """A sentence of the chain of thought that states a reason rather than a calculation."""
         self.steps.append(text)
 
-    def program(self, answer: Quantity) -> str:
-        """The program of thought: the imports it needs, its steps, and one print of the answer,
-        rounded to cents where a division or a percentage could leave float noise."""
+    def program(self, answer: Quantity, question: str) -> str:
+        """The program of thought: the imports it needs, the question's numbers in its order, its
+        steps, and one print of the answer, rounded to cents where a division or a percentage could
+        leave float noise."""
         printed = f"round({answer.name}, 2)" if self.divides else answer.name
         head = [f"import {module}" for module in sorted(self.imports)]
-        return "\n".join([*head, *self.lines, f"print({printed})"])
+        givens = [f"{given.name} = {number(given.value)}" for given in in_question_order(self._givens, question)]
+        body = "\n".join([*givens, *self.lines, f"print({printed})"])
+        return "\n".join([*head, self._numbered_in_order(body) if self._style == "numbered" else body])
+
+    def _numbered_in_order(self, body: str) -> str:
+        """Numbered names renumbered by where the program first assigns them, as the question's
+        order has moved the assignments: ``x1``, ``x2``, ... down the program."""
+        defined = dict.fromkeys(re.findall(r"^\s*(\w+) = ", body, flags=re.MULTILINE))
+        renamed = {name: f"{self._stem}{index}" for index, name in enumerate(defined, start=1)}
+        return re.sub(r"\b\w+\b", lambda match: renamed.get(match.group(0), match.group(0)), body)
 
     def chain_of_thought(self, answer: Quantity) -> str:
         """The steps, ending the way potcot's chain-of-thought prompts ask: "The answer is X."."""
         return "\n".join([*self.steps, f"The answer is {number(answer.value)}."])
+
+
+def in_question_order(givens: Sequence[Quantity], question: str) -> list[Quantity]:
+    """The givens sorted by where the question states them: each takes the first place its number
+    is written that no given before it took; one the question does not write goes last."""
+    taken: set[int] = set()
+    places: list[float] = []
+    for given in givens:
+        place = next((at for at in _places_written(number(given.value), question) if at not in taken), None)
+        if place is not None:
+            taken.add(place)
+        places.append(float("inf") if place is None else place)
+    return [given for _, given in sorted(zip(places, givens, strict=True), key=lambda pair: pair[0])]
+
+
+def _places_written(figure: str, text: str) -> list[int]:
+    """Where ``text`` writes the number ``figure`` whole: 12 is not in 312, 12.5 or 1.12."""
+    return [match.start() for match in re.finditer(rf"(?<![\d.]){re.escape(figure)}(?!\d|\.\d)", text)]
 
 
 def _value(operand: Operand) -> Fraction:
