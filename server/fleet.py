@@ -19,13 +19,12 @@ from types import TracebackType
 from potcot.server.processes import ServerProcess, free_port, potcot_serve, vllm_router, vllm_serve
 
 ROUTING_POLICY = "cache_aware"
-# vLLM on CPU: no graph compilation (minutes on 2 cores), a modest share of memory, so that
-# several replicas fit beside each other, and cache blocks of 32 tokens rather than the CPU
-# default of 128, so that the prefix cache can share a short prompt's beginning; no chunked
-# prefill, which kills a CPU engine serving a seeded request (server/engines/vllm_engine.py).
-CPU_REPLICA_FLAGS = (
-    "--enforce-eager", "--gpu-memory-utilization", "0.2", "--block-size", "32", "--no-enable-chunked-prefill",
-)  # fmt: skip
+# vLLM on CPU: no graph compilation (minutes on 2 cores), cache blocks of 32 tokens rather than
+# the CPU default of 128, so that the prefix cache can share a short prompt's beginning, and no
+# chunked prefill, which kills a CPU engine serving a seeded request (server/engines/vllm_engine.py).
+CPU_ENGINE_FLAGS = ("--enforce-eager", "--block-size", "32", "--no-enable-chunked-prefill")
+# With a modest share of memory, so that several replicas fit beside each other.
+CPU_REPLICA_FLAGS = (*CPU_ENGINE_FLAGS, "--gpu-memory-utilization", "0.2")
 # The router's own checks, quick enough that a replica killed or restarted is noticed within
 # seconds: a replica's circuit opens after two failed requests, so the router's retries go
 # elsewhere, and is tried again after five seconds, so a restarted replica rejoins.

