@@ -52,6 +52,7 @@ class BenchConfig:
     data_dir: Path | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    samples: int | None = None  # vote: the most samples of each rationale; None: the solver's default
 
 
 class QuestionSolver(Protocol):
@@ -71,6 +72,7 @@ def solve_request(item: Item, config: BenchConfig) -> dict[str, Any]:
         "strategy": config.strategy.value,
         "max_tokens": config.max_tokens,
         "seed": config.seed,
+        "samples": config.samples,
     }
 
 

@@ -18,7 +18,7 @@ from potcot.answers import Grader, Grading
 from potcot.sandbox.commands import read_text
 from potcot.server.commands import StrategyChoice
 from potcot.server.settings import ClientSettings, Command, SolverSettings, choice_of
-from potcot.server.solver import Strategy
+from potcot.server.solver import DEFAULT_SAMPLES, MAX_SAMPLES, Strategy
 
 if TYPE_CHECKING:
     from potcot.benchmarks.client import BenchConfig
@@ -71,6 +71,9 @@ class BenchCommand(Command, ClientSettings, SolverSettings):
     grading: GradingChoice = Field(Grading.STRICT, description="strict, or mammoth (the paper's scoring)")
     data_dir: Path | None = Field(None, description="where the suite's JSONL files are; default: POTCOT_DATA_DIR")
     seed: int | None = Field(None, description="sampling seed")
+    samples: int | None = Field(
+        None, ge=1, le=MAX_SAMPLES, description=f"vote: the most samples of each rationale; default {DEFAULT_SAMPLES}"
+    )
 
     def cli_cmd(self) -> None:
         if self.compare is not None:
@@ -102,6 +105,7 @@ class BenchCommand(Command, ClientSettings, SolverSettings):
             # A server decides its own budget unless this run asks for one.
             max_tokens=self.max_tokens if "max_tokens" in self.model_fields_set else None,
             seed=self.seed,
+            samples=self.samples,
         )
 
     async def _bench(self, config: BenchConfig) -> dict[str, Any]:

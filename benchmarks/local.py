@@ -29,7 +29,12 @@ class LocalSolver:
 
     async def solve(self, item: Item, config: BenchConfig) -> SolveResponse:
         options = SolveOptions.of(
-            self._defaults, config.strategy, choices=item.choices, max_tokens=config.max_tokens, seed=config.seed
+            self._defaults,
+            config.strategy,
+            choices=item.choices,
+            max_tokens=config.max_tokens,
+            seed=config.seed,
+            samples=config.samples,
         )
         solution = await self._solver.solve(item.question, options, uuid.uuid4().hex)
         return SolveResponse.of(solution, config.strategy, self._solver.engine.model_name)

@@ -69,3 +69,15 @@ async def test_a_response_that_is_no_solve_response_fails_the_item() -> None:
     solver = http_solver(httpx.MockTransport(lambda request: httpx.Response(200, content=body)))
     with pytest.raises(ItemFailed, match="no /solve response"):
         await solver.solve(Item("1", "q", "B", None), BenchConfig(datasets=("gsm8k",), out=Path("unused")))
+
+
+async def test_http_solver_asks_for_the_configured_vote_samples() -> None:
+    sent: list[dict[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, content=response("7", "7").model_dump_json())
+
+    config = BenchConfig(datasets=("gsm8k",), out=Path("unused"), strategy=Strategy.VOTE, samples=3, seed=5)
+    await http_solver(httpx.MockTransport(answer)).solve(Item("1", "q", "7", None), config)
+    assert [(body["strategy"], body["samples"], body["seed"]) for body in sent] == [("vote", 3, 5)]
