@@ -32,9 +32,9 @@ CONFIG = Path(__file__).parents[1] / "configs" / "miniature.yaml"
 STRATEGIES = (Strategy.COT, Strategy.POT, Strategy.HYBRID, Strategy.TIR, Strategy.VOTE)
 SPLITS = (TEST_SPLIT, HELD_OUT_SPLIT)
 _MAX_TOKENS = 320  # the longest rationale of the family is about 200 tokens of this tokenizer
-# A vote's most samples of each rationale: half the solver's default, which made vote alone most of
-# the run's half hour.
-_VOTE_SAMPLES = 4
+# A vote's most samples of each rationale: a quarter of the solver's default, which made vote alone
+# most of the run's half hour.
+_VOTE_SAMPLES = 2
 
 
 @dataclasses.dataclass(frozen=True)
