@@ -165,14 +165,26 @@ class MiniatureRunCommand(BaseModel):
 
     out: Path = Field(Path("runs/miniature"), description="where the data, benchmarks and summary go")
     train_problems: int = Field(30_000, ge=1, description="training problems (a cot, a pot and a tir record each)")
+    checkpoint: Path | None = Field(
+        None, description="benchmark this trained model instead of training one (e.g. tests/fixtures/miniature)"
+    )
+    freeze: Path | None = Field(
+        None, description="also write the model, in bfloat16, here (as tests/fixtures/miniature was)"
+    )
 
     def cli_cmd(self) -> None:
         from potcot.server.settings import EngineSettings
-        from potcot.training.miniature.pipeline import MiniatureRun, run_miniature
+        from potcot.training.miniature.pipeline import MiniatureRun, freeze_checkpoint, run_miniature
         from potcot.training.miniature.splits import MiniatureConfig
 
         cache_dir = EngineSettings(engine="vllm").cache_dir
-        summary = run_miniature(MiniatureRun(self.out, cache_dir, MiniatureConfig(train=self.train_problems)))
+        data = MiniatureConfig(train=self.train_problems)
+        try:
+            summary = run_miniature(MiniatureRun(self.out, cache_dir, data, checkpoint=self.checkpoint))
+        except ValueError as error:
+            raise SystemExit(f"potcot train miniature: {error}") from None
+        if self.freeze is not None:
+            print(f"frozen model in {freeze_checkpoint(Path(summary['checkpoint']), self.freeze)}")
         for split, accuracies in summary["splits"].items():
             print(f"{split}: " + ", ".join(f"{strategy} {accuracy:.3f}" for strategy, accuracy in accuracies.items()))
         print(f"trained in {summary['train_minutes']:.1f} min; summary.json, summary.md, accuracy.png in {self.out}")

