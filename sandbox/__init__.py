@@ -12,9 +12,25 @@ environment, and a reply the pool checks rather than trusts (``sandbox.wire``). 
 models or HTTP.
 """
 
+from typing import TYPE_CHECKING
+
 from potcot.sandbox.jail import IsolationReport
 from potcot.sandbox.limits import SandboxLimits
-from potcot.sandbox.pool import Sandbox, SandboxError
 from potcot.sandbox.result import ExecutionResult, Status
 
+if TYPE_CHECKING:
+    from potcot.sandbox.pool import Sandbox, SandboxError
+
 __all__ = ["ExecutionResult", "IsolationReport", "Sandbox", "SandboxError", "SandboxLimits", "Status"]
+
+
+def __getattr__(name: str) -> object:
+    """The pool loads on first use. A template process imports this package too (it runs
+    ``potcot.sandbox.template``), and every module it holds is memory each fork copies and each
+    program's process may touch: threads, asyncio and subprocess, which only the pool needs, would
+    cost every program a tenth more time (README, Speed)."""
+    if name in ("Sandbox", "SandboxError"):
+        from potcot.sandbox import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

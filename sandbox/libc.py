@@ -14,6 +14,7 @@ PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_MODE_FILTER = 2
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+MADV_COLLAPSE = 25
 
 
 def _checked(result: int, what: str) -> int:
@@ -26,6 +27,10 @@ def _checked(result: int, what: str) -> int:
 def prctl(option: int, *args: object) -> None:
     padded = (*args, 0, 0, 0, 0)[:4]
     _checked(_libc.prctl(option, *padded), f"prctl({option})")
+
+
+def madvise(start: int, length: int, advice: int) -> None:
+    _checked(_libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), advice), "madvise")
 
 
 def unshare(flags: int) -> None:

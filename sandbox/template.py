@@ -30,6 +30,7 @@ import sys
 import time
 import warnings
 
+from potcot.sandbox import libc
 from potcot.sandbox.guards import harden_libraries
 from potcot.sandbox.jail import Jail, ProcessLimits, library_paths
 from potcot.sandbox.limits import SandboxLimits
@@ -37,6 +38,7 @@ from potcot.sandbox.policy import PRELOADED_MODULES, SYMBOLIC_MODULES, SYMBOLIC_
 from potcot.sandbox.runner import program_process, run_program
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_HUGE_PAGE_SIZE = 2 * 2**20
 # The CPU limit a process is forked with, before it has read its own deadline and lowered it.
 _MAX_CPU_SECONDS = 3601
 
@@ -109,6 +111,7 @@ class Template:
         self.jail = Jail.prepare(library_paths(TemplateKind.SYMBOLIC.modules))
         gc.collect()
         gc.freeze()  # shared pages stay shared: the forked processes' collectors leave them alone
+        collapse_into_huge_pages()
         self._spare: _ProgramProcess | None = None
 
     def serve(self, control: socket.socket) -> None:
@@ -140,6 +143,33 @@ class Template:
         os.close(request_read)
         os.close(reply_write)
         return _ProgramProcess(pid, os.pidfd_open(pid), request_write, reply_read)
+
+
+def collapse_into_huge_pages() -> int:
+    """Move this process's anonymous memory onto huge pages where the kernel can (Linux 6.1 and
+    later; elsewhere nothing changes), and return how many bytes moved.
+
+    A fork copies one page-table entry per page and an exit drops them all again: on huge pages
+    that is one entry per 2 MiB rather than 512, which makes forking the symbolic template a third
+    cheaper. A process that then writes to such a page still copies only the 4 KiB it wrote.
+    """
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps]
+    collapsed = 0
+    for fields in regions:
+        backing = fields[5] if len(fields) > 5 else ""
+        if "w" not in fields[1] or backing not in ("", "[heap]"):
+            continue
+        low, high = (int(bound, 16) for bound in fields[0].split("-"))
+        start, end = -(-low // _HUGE_PAGE_SIZE) * _HUGE_PAGE_SIZE, high // _HUGE_PAGE_SIZE * _HUGE_PAGE_SIZE
+        if end <= start:
+            continue
+        try:
+            libc.madvise(start, end - start, libc.MADV_COLLAPSE)
+        except OSError:
+            continue  # an older kernel, or a region it will not collapse: it stays as it was
+        collapsed += end - start
+    return collapsed
 
 
 def _address_space() -> int:

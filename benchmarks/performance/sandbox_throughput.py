@@ -5,9 +5,11 @@
 Runs the GSM8K-style corpus of ``potcot.benchmarks.performance.sandbox_corpus`` through ``Sandbox`` (every program in a
 process of its own, forked from a template that imported the libraries once) and, in the same run
 and at the same concurrency, through the baseline: ``python -c PROGRAM`` per program, with the same
-libraries importable. Prints programs/s for both, their ratio, and the pool's latency per
-program when programs arrive one at a time. Every pool result must be ``ok`` and agree with the
-baseline's printed answer, or the benchmark fails.
+libraries importable. Prints programs/s for both, their ratio, the pool's latency per program
+when programs arrive one at a time, and where the pool's CPU time went: the programs' own
+processes (fork aftermath, compiling, running, exit), the templates (forking) and the pool. Their
+sum bounds the rate any number of workers can reach on this machine's cores. Every pool result
+must be ``ok`` and agree with the baseline's printed answer, or the benchmark fails.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,10 +27,31 @@ from potcot.benchmarks.performance.sandbox_corpus import build_corpus
 from potcot.sandbox import Sandbox
 from potcot.sandbox.runner import last_printed_line
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
 
 def fresh_interpreter(code: str) -> str | None:
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     return last_printed_line(completed.stdout)
+
+
+def process_cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process itself and of its children that it has waited for."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+    return own / _CLOCK_TICKS, children / _CLOCK_TICKS
+
+
+def cpu_split(sandbox: Sandbox) -> dict[str, float]:
+    """CPU seconds so far of the pool (this process), the templates, and the programs' processes."""
+    templates = [process_cpu_seconds(pid) for pid in sandbox.worker_pids]
+    pool = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "program processes": sum(children for _, children in templates),
+        "templates": sum(own for own, _ in templates),
+        "pool": pool.ru_utime + pool.ru_stime,
+    }
 
 
 def main() -> None:
@@ -45,9 +69,11 @@ def main() -> None:
     with Sandbox(args.workers) as sandbox:
         print(f"pool start-up: {time.perf_counter() - started:.2f} s (not counted below)")
         sandbox.run_many(corpus)
+        cpu_before = cpu_split(sandbox)
         started = time.perf_counter()
         results = sandbox.run_many(corpus * args.repeat)
         pool_rate = len(results) / (time.perf_counter() - started)
+        cpu = {part: (seconds - cpu_before[part]) / len(results) for part, seconds in cpu_split(sandbox).items()}
         latencies = []
         for code in corpus:
             started = time.perf_counter()
@@ -71,6 +97,11 @@ def main() -> None:
     print(
         f"latency, one program at a time: median {statistics.median(latencies) * 1000:.2f} ms, "
         f"p90 {quantiles[89] * 1000:.2f} ms, p99 {quantiles[98] * 1000:.2f} ms"
+    )
+    print(
+        "CPU per program: "
+        + ", ".join(f"{part} {seconds * 1000:.2f} ms" for part, seconds in cpu.items())
+        + f"; at most {(os.cpu_count() or 1) / sum(cpu.values()):.0f} programs/s on {os.cpu_count()} cores"
     )
     if failed or disagreements:
         sys.exit(f"FAILED: {len(failed)} programs not ok, {disagreements} answers differ from the baseline")
