@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 from peft import LoraConfig, TaskType
+from transformers import SchedulerType
 from trl import SFTConfig, TrlParser
 
 from potcot.server.prompts import PromptStyle
@@ -49,14 +50,17 @@ class TrainConfig:
     global_batch_size: int | None = None  # None: sft's per-device batch and accumulation steps as given
     lora: LoraConfig | None = None  # None: full fine-tuning
     scratch: ScratchModel | None = None  # with model: scratch, its shape; None: ScratchModel's defaults
-    # Training stops after this many minutes of steps, at the step it is in, even short of max_steps:
-    # a bound that holds on a slower machine too. None: no bound.
+    # Training stops after this many minutes of steps, at the step it is in, even short of max_steps,
+    # and its learning-rate schedule is fitted to end there: a bound that holds on a slower machine
+    # too. None: no bound.
     max_train_minutes: float | None = None
 
     def __post_init__(self) -> None:
         """A global batch that cannot be split fails when the config is read, not after the model loads."""
         if self.max_train_minutes is not None and not self.max_train_minutes > 0:
             raise ValueError(f"max_train_minutes: expected a positive number, got {self.max_train_minutes!r}")
+        if self.max_train_minutes is not None and self.sft.lr_scheduler_type == SchedulerType.REDUCE_ON_PLATEAU:
+            raise ValueError("max_train_minutes fits a schedule of steps to the time; reduce_lr_on_plateau has none")
         if self.scratch is not None and self.model != SCRATCH:
             raise ValueError(f"scratch: describes a model built from nothing; set model: {SCRATCH}")
         if self.global_batch_size is not None:

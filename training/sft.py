@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import logging
+import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import torch
 from datasets import Dataset
 from matplotlib.figure import Figure
+from torch.optim.lr_scheduler import LambdaLR
 from transformers import (
     AutoTokenizer,
     PreTrainedTokenizerBase,
@@ -51,14 +56,16 @@ def train(config: TrainConfig) -> Path:
     model_path, model_name = _model(config)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     style = resolve_style(config.prompt_style, model_name, bool(tokenizer.chat_template))
-    trainer = SFTTrainer(
+    budget = TimeBudget(config.max_train_minutes) if config.max_train_minutes is not None else None
+    trainer = BudgetedSFTTrainer(
+        budget=budget,
         model=str(model_path),
         args=args,
         train_dataset=tokenized_examples(config.train_file, style, tokenizer),
         eval_dataset=tokenized_examples(config.eval_file, style, tokenizer) if config.eval_file else None,
         processing_class=tokenizer,
         peft_config=copy.deepcopy(config.lora),  # peft fills in the config it is given; the run stays reusable
-        callbacks=_callbacks(config),
+        callbacks=[ThroughputCallback(), *([TimeBudgetCallback(budget)] if budget else [])],
     )
     trainer.train(resume_from_checkpoint=_checkpoint(args))
     _save(trainer, tokenizer, config.output_dir)
@@ -83,13 +90,6 @@ def training_arguments(config: TrainConfig) -> SFTConfig:
     return dataclasses.replace(
         config.sft, per_device_train_batch_size=per_device, gradient_accumulation_steps=accumulation
     )
-
-
-def _callbacks(config: TrainConfig) -> list[TrainerCallback]:
-    callbacks: list[TrainerCallback] = [ThroughputCallback()]
-    if config.max_train_minutes is not None:
-        callbacks.append(TimeBudgetCallback(config.max_train_minutes))
-    return callbacks
 
 
 def _checkpoint(args: SFTConfig) -> str | None:
@@ -180,25 +180,73 @@ class ThroughputCallback(TrainerCallback):
         self._last = (self._training_s, tokens)
 
 
-class TimeBudgetCallback(TrainerCallback):
-    """Ends training once its steps have taken ``minutes``: the step in progress finishes, and the
-    model is saved as at the end of a run, so a slower machine trains less rather than longer."""
+class TimeBudget:
+    """The minutes a run may train, counted from its first step."""
 
     def __init__(self, minutes: float) -> None:
-        self._budget_s = minutes * 60
+        self.minutes = minutes
         self._started: float | None = None
+
+    def start(self) -> None:
+        if self._started is None:
+            self._started = time.monotonic()
+
+    @property
+    def spent(self) -> float:
+        """The share of the minutes used so far: 0 before the first step, 1 or more once all are."""
+        return 0.0 if self._started is None else (time.monotonic() - self._started) / (self.minutes * 60)
+
+
+class TimeBudgetCallback(TrainerCallback):
+    """Ends training once its steps have spent the budget: the step in progress finishes, and the
+    model is saved as at the end of a run, so a slower machine trains less rather than longer."""
+
+    def __init__(self, budget: TimeBudget) -> None:
+        self.budget = budget
 
     def on_step_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
-        if self._started is None:
-            self._started = time.monotonic()
+        self.budget.start()
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
-        if self._started is not None and time.monotonic() - self._started >= self._budget_s:
-            logger.info("stopping at step %d of %d: the %.0f-minute budget is spent", state.global_step,
-                        state.max_steps, self._budget_s / 60)  # fmt: skip
+        if self.budget.spent >= 1:
+            logger.info("stopping at step %d of %d: the %g-minute budget is spent", state.global_step,
+                        state.max_steps, self.budget.minutes)  # fmt: skip
             control.should_training_stop = True
+
+
+def fit_schedule_to_budget(scheduler: LambdaLR, budget: TimeBudget, total_steps: int) -> LambdaLR:
+    """The same learning-rate schedule, run to its end by the time the budget is spent when that
+    comes before ``total_steps``: each step takes the rate the schedule has at whichever is further
+    along, the steps or the minutes. A run its budget cuts short then ends as a whole run does, its
+    rate decayed, not stopped at whatever rate the cut found (README, the miniature's runs 13 and 14)."""
+    rates = [functools.partial(_rate_on_budget, rate, budget, total_steps) for rate in scheduler.lr_lambdas]
+    return LambdaLR(scheduler.optimizer, rates)
+
+
+def _rate_on_budget(rate: Callable[[int], float], budget: TimeBudget, total_steps: int, step: int) -> float:
+    return rate(max(step, min(total_steps, math.ceil(budget.spent * total_steps))))
+
+
+class BudgetedSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer, whose learning-rate schedule fits the run's time budget when it has one."""
+
+    def __init__(self, *args: Any, budget: TimeBudget | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget = budget
+        self._fitted: LambdaLR | None = None
+
+    def create_scheduler(
+        self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None
+    ) -> torch.optim.lr_scheduler.LRScheduler:
+        scheduler = super().create_scheduler(num_training_steps, optimizer)
+        if self.budget is None or scheduler is self._fitted:
+            return scheduler
+        # A schedule of steps: TrainConfig refuses a budget with the one schedule that is not.
+        self._fitted = fit_schedule_to_budget(cast(LambdaLR, scheduler), self.budget, num_training_steps)
+        self.lr_scheduler = self._fitted
+        return self._fitted
 
 
 def draw_loss_curve(history: list[dict[str, Any]], path: Path) -> None:

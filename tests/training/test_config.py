@@ -65,6 +65,10 @@ def test_potcot_settings_and_lora(tmp_path: Path) -> None:
         (run({"gradient_accumulation_steps": 2}, global_batch_size=8), r"global_batch_size or sft\.gradient_acc"),
         (run(global_batch_size=0), r"global_batch_size: expected a positive integer"),
         (run(max_train_minutes=0), r"max_train_minutes: expected a positive number"),
+        (
+            run({"lr_scheduler_type": "reduce_lr_on_plateau", "eval_strategy": "steps"}, max_train_minutes=5),
+            r"reduce_lr_on_plateau has none",
+        ),
         ({"output_dir": "out"}, r"missing settings \['train_file'\]"),
         ({**run(), "sft": ["bf16"]}, r"sft: expected a mapping"),
     ],

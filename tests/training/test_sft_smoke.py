@@ -121,3 +121,15 @@ def test_lora_resumes_and_merges(workspace: Path) -> None:
     tuned = AutoModelForCausalLM.from_pretrained(merged)
     assert not torch.equal(base.model.layers[0].self_attn.q_proj.weight, tuned.model.layers[0].self_attn.q_proj.weight)
     assert (merged / "tokenizer.json").exists()
+
+
+def test_a_time_budget_ends_the_schedule_with_the_run(workspace: Path) -> None:
+    output = workspace / "budget"
+    config = tiny_run(workspace, "budget", learning_rate=3e-3, max_steps=100_000, global_batch_size=4,
+                      lr_scheduler_type="cosine", logging_steps=1, save_strategy="no")  # fmt: skip
+    train(dataclasses.replace(config, max_train_minutes=0.1))
+    history = json.loads((output / "log_history.json").read_text())
+    rates = [entry["learning_rate"] for entry in history if "learning_rate" in entry]
+    assert 1 < len(rates) < 100_000  # stopped by the budget, long before its steps ran out
+    assert max(rates) > 1e-3
+    assert rates[-1] < 0.02 * max(rates)  # and yet decayed as at the end of its schedule
