@@ -10,6 +10,7 @@ import dataclasses
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -92,6 +93,13 @@ def _problem(problem: ErrorDetails) -> str:
     return f"{where}: {message}" if where else message
 
 
+def _stop_as_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (docker stop, systemd, timeout) stops a command as Ctrl-C does, so what it started
+    goes down with it: Python's default exits at once and leaves vLLM's engine process running,
+    orphaned, with the model in memory. ``potcot serve`` drains first (uvicorn's own handler)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     if not args or args[0] in ("-h", "--help"):
@@ -104,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line for every request sent upstream
+    signal.signal(signal.SIGTERM, _stop_as_ctrl_c)
     try:
         run(args[0], entry, args[1:])
     except KeyboardInterrupt:

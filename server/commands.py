@@ -113,7 +113,6 @@ class FleetUpCommand(BaseModel):
     log_dir: Path | None = Field(None, description="where each process logs; default: a new temporary folder")
 
     def cli_cmd(self) -> None:
-        import signal
         import tempfile
         import threading
 
@@ -132,7 +131,6 @@ class FleetUpCommand(BaseModel):
             policy=self.policy,
             max_model_len=self.max_model_len,
         )
-        signal.signal(signal.SIGTERM, _interrupt)  # stopped as by Ctrl-C: the fleet is taken down
         print(f"starting {self.replicas} replicas of {spec.served_model_name}, the router, potcot; logs: {log_dir}")
         try:
             fleet = Fleet(spec).up()
@@ -143,10 +141,6 @@ class FleetUpCommand(BaseModel):
             print(f"router:   {fleet.router_url} ({self.policy})")
             print(f"potcot:   {fleet.url}   (POST /solve, /v1/chat/completions; Ctrl-C stops the fleet)", flush=True)
             threading.Event().wait()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 class FleetCommand(Command):

@@ -1,6 +1,6 @@
 """The ``potcot`` command as a composer: each command imported only when it runs, a missing extra
 named, settings by concern (solve and bench take no HTTP settings and read only deliberate
-variables), lower-case choices, and a clean exit on Ctrl-C."""
+variables), lower-case choices, and a clean exit on Ctrl-C and on SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import json
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from potcot.server.processes import ServerProcess, free_port, potcot_serve
 from potcot.server.settings import DEFAULT_MAX_TOKENS, ServerSettings
 
 POTCOT = str(Path(sys.executable).with_name("potcot"))
+MINIATURE = Path(__file__).parent / "fixtures" / "miniature"
 
 
 def potcot(*args: str) -> subprocess.CompletedProcess[str]:
@@ -131,3 +134,54 @@ def test_solve_through_a_server_then_ctrl_c_stops_it_cleanly(tmp_path: Path) -> 
     log = (tmp_path / "potcot.log").read_text()
     assert returncode == 0, log
     assert "Traceback" not in log and "KeyboardInterrupt" not in log
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: state, parent, ...; none once gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def children(pid: int) -> set[int]:
+    """What a process started itself (its parent is ``pid``)."""
+    pids = (int(path.name) for path in Path("/proc").iterdir() if path.name.isdigit())
+    return {child for child in pids if _stat(child)[1:2] == [str(pid)]}
+
+
+def running(pid: int) -> bool:
+    return _stat(pid)[:1] not in ([], ["Z"])
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+@pytest.mark.slow
+def test_sigterm_takes_down_the_engine_a_command_started(tmp_path: Path) -> None:
+    """docker stop, systemd and timeout send SIGTERM: a bench in progress stops as on Ctrl-C, and
+    vLLM's engine process and the sandbox's templates go with it rather than live on orphaned."""
+    question = {"id": "q", "question": "Amara buys 4 tickets at $10 each. How much does she pay?", "answer": "40"}
+    dataset = tmp_path / "questions.jsonl"
+    dataset.write_text("".join(json.dumps({**question, "id": f"q{n}"}) + "\n" for n in range(2000)))
+    log = tmp_path / "bench.log"
+    flags = ("--prompt-style", "alpaca", "--max-model-len", "512", "--strategy", "vote", "--out", str(tmp_path / "out"))
+    with log.open("w") as stderr:
+        bench = subprocess.Popen([POTCOT, "bench", "--model", str(MINIATURE), "--datasets", str(dataset), *flags],
+                                 stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+        try:
+            assert wait_for(lambda: "accuracy=" in log.read_text(), 300), log.read_text()[-3000:]
+            started = children(bench.pid)
+            assert any(b"EngineCore" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in started)
+            bench.send_signal(signal.SIGTERM)
+            assert bench.wait(120) == 130, log.read_text()[-3000:]
+        finally:
+            bench.kill()
+    assert wait_for(lambda: not any(map(running, started)), 30), [pid for pid in started if running(pid)]
+    assert "Traceback" not in log.read_text()
