@@ -4,7 +4,9 @@ variables), lower-case choices, and a clean exit on Ctrl-C and on SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -174,14 +176,16 @@ def test_sigterm_takes_down_the_engine_a_command_started(tmp_path: Path) -> None
     flags = ("--prompt-style", "alpaca", "--max-model-len", "512", "--strategy", "vote", "--out", str(tmp_path / "out"))
     with log.open("w") as stderr:
         bench = subprocess.Popen([POTCOT, "bench", "--model", str(MINIATURE), "--datasets", str(dataset), *flags],
-                                 stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+                                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)  # fmt: skip
         try:
             assert wait_for(lambda: "accuracy=" in log.read_text(), 300), log.read_text()[-3000:]
             started = children(bench.pid)
             assert any(b"EngineCore" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in started)
             bench.send_signal(signal.SIGTERM)
             assert bench.wait(120) == 130, log.read_text()[-3000:]
-        finally:
-            bench.kill()
-    assert wait_for(lambda: not any(map(running, started)), 30), [pid for pid in started if running(pid)]
+            assert wait_for(lambda: not any(map(running, started)), 30), [pid for pid in started if running(pid)]
+        finally:  # only after the checks: a failed one leaves neither the bench nor its engine behind
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(bench.pid, signal.SIGKILL)
+            bench.wait()
     assert "Traceback" not in log.read_text()
