@@ -11,6 +11,7 @@ loss: writing it is how the model asks for the output.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from potcot.server.prompts import TIR_OUTPUT_FENCE
@@ -27,17 +28,33 @@ def tool_output_spans(text: str) -> list[tuple[int, int]]:
     return [match.span(1) for match in _TOOL_OUTPUT.finditer(text)]
 
 
-def labelled_example(tokenizer: Any, prompt: str, completion: str, *, add_special_tokens: bool) -> dict[str, list[int]]:
-    """``input_ids`` of ``prompt + completion`` and ``labels``: the ids of the completion's tokens,
-    ``IGNORED`` for the prompt's and for those of tool outputs. A token that straddles the prompt's
-    end counts as the prompt's; an end-of-text token belongs in ``completion``, as text."""
-    encoding = tokenizer(prompt + completion, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
-    skipped = [(start + len(prompt), end + len(prompt)) for start, end in tool_output_spans(completion)]
-    labels = [
-        token if start >= len(prompt) and end > start and not _overlaps(start, end, skipped) else IGNORED
-        for token, (start, end) in zip(encoding["input_ids"], encoding["offset_mapping"], strict=True)
+def labelled_examples(
+    tokenizer: Any, pairs: Sequence[tuple[str, str]], *, add_special_tokens: bool
+) -> list[dict[str, list[int]]]:
+    """For each ``(prompt, completion)``, ``input_ids`` of ``prompt + completion`` and ``labels``:
+    the ids of the completion's tokens, ``IGNORED`` for the prompt's and for those of tool outputs.
+    A token that straddles the prompt's end counts as the prompt's; an end-of-text token belongs in
+    ``completion``, as text. One call encodes them all: a fast tokenizer encodes a batch on every
+    core, and the miniature's 88,000 records take half the time a call per example took (33 s, 65)."""
+    encodings = tokenizer(
+        [prompt + completion for prompt, completion in pairs],
+        add_special_tokens=add_special_tokens,
+        return_offsets_mapping=True,
+    )
+    return [
+        {"input_ids": list(ids), "labels": _labels(ids, offsets, len(prompt), completion)}
+        for (prompt, completion), ids, offsets in zip(
+            pairs, encodings["input_ids"], encodings["offset_mapping"], strict=True
+        )
     ]
-    return {"input_ids": list(encoding["input_ids"]), "labels": labels}
+
+
+def _labels(ids: Sequence[int], offsets: Sequence[tuple[int, int]], prompt_length: int, completion: str) -> list[int]:
+    skipped = [(start + prompt_length, end + prompt_length) for start, end in tool_output_spans(completion)]
+    return [
+        token if start >= prompt_length and end > start and not _overlaps(start, end, skipped) else IGNORED
+        for token, (start, end) in zip(ids, offsets, strict=True)
+    ]
 
 
 def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:

@@ -62,20 +62,25 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
 
 
 def build_model(spec: ScratchModel, tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+    config = llama_config(spec, len(tokenizer))
+    config.bos_token_id, config.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+    config.pad_token_id = tokenizer.pad_token_id
+    return LlamaForCausalLM(config)
+
+
+def llama_config(spec: ScratchModel, vocab_size: int) -> LlamaConfig:
+    """The Llama of this shape, its input and output embeddings one matrix, as small models have
+    them (SmolLM2's too): at this size an untied head would add a seventh to the parameters."""
+    return LlamaConfig(
+        vocab_size=vocab_size,
         hidden_size=spec.hidden_size,
         intermediate_size=spec.intermediate_size,
         num_hidden_layers=spec.num_layers,
         num_attention_heads=spec.num_heads,
         num_key_value_heads=spec.num_heads,
         max_position_embeddings=spec.max_position_embeddings,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
-    return LlamaForCausalLM(config)
 
 
 def initial_checkpoint(spec: ScratchModel, train_file: Path, directory: Path) -> Path:

@@ -43,7 +43,7 @@ from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
 from potcot.server.prompts import PromptStyle, render, resolve_style
 from potcot.server.settings import EngineSettings
 from potcot.training.config import SCRATCH, TrainConfig, split_global_batch
-from potcot.training.masking import labelled_example
+from potcot.training.masking import labelled_examples
 from potcot.training.records import read_jsonl
 from potcot.training.scratch import ScratchModel, initial_checkpoint
 
@@ -128,20 +128,24 @@ def tokenized_examples(path: Path, style: PromptStyle, tokenizer: PreTrainedToke
     output (``training.masking``): the prompt rendered as potcot serves it (Alpaca text, or the chat
     template's user turn), the response ended as the model must end it (the end-of-text token, or
     the template's end of turn)."""
-    return Dataset.from_list([_example(record, style, tokenizer) for record in read_jsonl(path)])
+    pairs = [_prompt_and_response(record, style, tokenizer) for record in read_jsonl(path)]
+    # Alpaca text has no special tokens in it, so the tokenizer adds its own; a chat template writes them.
+    examples = labelled_examples(tokenizer, pairs, add_special_tokens=style is not PromptStyle.CHAT)
+    return Dataset.from_list(examples)
 
 
-def _example(record: dict[str, Any], style: PromptStyle, tokenizer: PreTrainedTokenizerBase) -> dict[str, list[int]]:
+def _prompt_and_response(
+    record: dict[str, Any], style: PromptStyle, tokenizer: PreTrainedTokenizerBase
+) -> tuple[str, str]:
     if style is not PromptStyle.CHAT:
-        prompt = render(record["instruction"], style).text or ""
-        return labelled_example(tokenizer, prompt, record["output"] + tokenizer.eos_token, add_special_tokens=True)
+        return render(record["instruction"], style).text or "", record["output"] + tokenizer.eos_token
     question = [{"role": "user", "content": record["instruction"]}]
     prompt = tokenizer.apply_chat_template(question, tokenize=False, add_generation_prompt=True)
     reply = {"role": "assistant", "content": record["output"]}
     whole = tokenizer.apply_chat_template([*question, reply], tokenize=False)
     if not whole.startswith(prompt):
         raise ValueError("the chat template renders the user turn differently once a reply follows it")
-    return labelled_example(tokenizer, prompt, whole[len(prompt) :], add_special_tokens=False)
+    return prompt, whole[len(prompt) :]
 
 
 class ThroughputCallback(TrainerCallback):

@@ -11,7 +11,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from potcot.server.embedded import embedded_model_dir
 from potcot.server.prompts import PromptStyle
 from potcot.server.settings import EngineSettings
-from potcot.training.masking import IGNORED, labelled_example, tool_output_spans
+from potcot.training.masking import IGNORED, labelled_examples, tool_output_spans
 from potcot.training.records import write_jsonl
 from potcot.training.sft import tokenized_examples
 
@@ -45,13 +45,22 @@ def learnt_text(tokenizer: PreTrainedTokenizerBase, example: dict[str, list[int]
 
 
 def test_the_loss_sees_the_response_but_not_the_tool_output(tokenizer: PreTrainedTokenizerBase) -> None:
-    example = labelled_example(tokenizer, "Question: 6 * 7 * 2?\n", TIR, add_special_tokens=False)
+    (example,) = labelled_examples(tokenizer, [("Question: 6 * 7 * 2?\n", TIR)], add_special_tokens=False)
     learnt = learnt_text(tokenizer, example)
     assert "Question" not in learnt
     assert "print(6 * 7)" in learnt and "```output" in learnt and "The answer is $\\boxed{84}$." in learnt
     assert "42" not in learnt  # the sandbox writes it
     assert len(example["input_ids"]) == len(example["labels"])
     assert tokenizer.decode(example["input_ids"]) == "Question: 6 * 7 * 2?\n" + TIR
+
+
+def test_a_batch_labels_each_example_as_it_would_alone(tokenizer: PreTrainedTokenizerBase) -> None:
+    pairs = [("Question: 6 * 7 * 2?\n", TIR), ("Q: 1 + 1?\n", "The answer is 2."), ("", "42")]
+    batch = labelled_examples(tokenizer, pairs, add_special_tokens=False)
+    alone = [labelled_examples(tokenizer, [pair], add_special_tokens=False)[0] for pair in pairs]
+    assert batch == alone
+    unpadded = [len(tokenizer(p + c, add_special_tokens=False)["input_ids"]) for p, c in pairs]
+    assert [len(example["input_ids"]) for example in batch] == unpadded
 
 
 @pytest.mark.parametrize("style", [PromptStyle.CHAT, PromptStyle.ALPACA])
