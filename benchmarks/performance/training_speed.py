@@ -70,11 +70,12 @@ def main() -> None:
           f"{batch.shape[0]} x {batch.shape[1]} tokens, {torch.get_num_threads()} threads")  # fmt: skip
     float32 = tokens_per_second(baseline, batch, args.steps, bf16=False)
     print(f"float32 (baseline):       {float32:8.0f} tokens/s")
-    variants = {
-        "gradient checkpointing": tokens_per_second(fresh_model(spec, checkpointing=True), batch, args.steps, False),
-        "bfloat16 autocast": tokens_per_second(fresh_model(spec), batch, args.steps, bf16=True),
+    variants = {  # name: (model, bf16)
+        "gradient checkpointing": (fresh_model(spec, checkpointing=True), False),
+        "bfloat16 autocast": (fresh_model(spec), True),
     }
-    for name, speed in variants.items():
+    for name, (model, bf16) in variants.items():
+        speed = tokens_per_second(model, batch, args.steps, bf16=bf16)
         print(f"{name + ':':25s} {speed:8.0f} tokens/s, {speed / float32:.3f}x float32")
 
 
