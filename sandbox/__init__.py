@@ -6,9 +6,11 @@
 
 Defence in depth: RestrictedPython compilation with guards and an import allow-list
 (``sandbox.restricted``, ``sandbox.guards``, ``sandbox.policy``), then each program in a process of
-its own, forked from a pre-loaded template that never sees a program (``sandbox.template``), under
-kernel limits (``sandbox.jail``), with a wall-clock deadline enforced from outside, an empty
-environment, and a reply the pool checks rather than trusts (``sandbox.wire``). Knows nothing of
+its own, forked from a pre-loaded template that never sees a program (``sandbox.template``), alone
+in its PID and IPC namespaces (``sandbox.namespaces``) under a seccomp allow-list
+(``sandbox.seccomp``), Landlock and limits (``sandbox.jail``), from a clean state
+(``sandbox.state``), with a wall-clock deadline enforced from outside, an empty environment, and a
+reply the pool checks rather than trusts (``sandbox.wire``, ``sandbox.verdict``). Knows nothing of
 models or HTTP.
 """
 

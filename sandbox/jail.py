@@ -2,10 +2,13 @@
 
 RestrictedPython only sees the program's own code; library code the program calls runs
 unrestricted (``sympy.sympify`` evaluates strings, ``numpy.load`` unpickles). So programs run in
-runner processes that the kernel confines: a runner may read the Python installation and nothing
-else, write nothing, open no socket, start no process, signal or trace no other process, and use
-bounded memory and CPU. The layers are prepared once per template (``Jail.prepare``) and entered by
-each program's process right after it is forked (``Jail.enter``).
+processes that the kernel confines: such a process may read the Python installation and nothing
+else, write nothing, open no socket, start no process, name no other process (it is alone in its PID
+and IPC namespaces, and its seccomp allow-list lets the calls that take a pid act only on itself),
+and starts from the template's state at start-up with bounded memory and CPU. A template sets up
+what must come first before it imports anything (``TemplateIsolation.begin``), builds the rest once
+it has (``Jail.prepare``), seals itself (``Jail.seal``), and each program's process enters the
+layers right after it is forked (``Jail.enter``).
 
 Each layer is used where the kernel and the template's privileges allow it, and ``IsolationReport``
 says which ones a deployment got.
@@ -23,7 +26,9 @@ import sysconfig
 from collections.abc import Iterable, Sequence
 
 from potcot.sandbox import landlock, libc
-from potcot.sandbox.seccomp import PROCESS_DENIED, TEMPLATE_DENIED, SeccompFilter
+from potcot.sandbox.namespaces import ProgramNamespaces, enter_template_namespaces
+from potcot.sandbox.seccomp import CONFINING_CALLS, PROGRAM_CALLS, SeccompFilter
+from potcot.sandbox.state import ProcessState
 
 _SYSTEM_LIBRARY_DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib")
 _SYSTEM_LIBRARY_FILES = ("/etc/ld.so.cache",)
@@ -53,61 +58,127 @@ class ProcessLimits:
     cpu_seconds: int
     open_files: int
 
+    def overrides(self) -> dict[int, tuple[int, int]]:
+        """The limits a process takes in place of its template's: its own address space, CPU and
+        descriptors, and nothing of what it may not use (files to grow, processes, core dumps,
+        locked memory, message queues, real-time priorities)."""
+        own = {
+            resource.RLIMIT_AS: self.address_space_bytes,
+            resource.RLIMIT_CPU: self.cpu_seconds,
+            resource.RLIMIT_NOFILE: self.open_files,
+        }
+        none = (
+            resource.RLIMIT_FSIZE,
+            resource.RLIMIT_NPROC,
+            resource.RLIMIT_CORE,
+            resource.RLIMIT_MEMLOCK,
+            resource.RLIMIT_MSGQUEUE,
+            resource.RLIMIT_RTPRIO,
+        )
+        return {**{kind: (value, value) for kind, value in own.items()}, **{kind: (0, 0) for kind in none}}
+
+
+@dataclasses.dataclass(frozen=True)
+class TemplateIsolation:
+    """What a template set up for itself before importing anything: its state as the pool started
+    it, and the layers that had to come first (a user change, namespaces)."""
+
+    state: ProcessState
+    read_paths: tuple[str, ...]
+    active: dict[str, str]
+    missing: dict[str, str]
+    process_namespaces: bool
+
+    @classmethod
+    def begin(cls, read_paths: Sequence[str]) -> TemplateIsolation:
+        """Capture this process's state, leave root where the installation allows it, and enter
+        namespaces of its own (``sandbox.namespaces``: this forks). Call first, before importing
+        the libraries."""
+        state = ProcessState.capture()
+        active: dict[str, str] = {}
+        missing: dict[str, str] = {}
+        for layer, (ok, how) in (
+            ("unprivileged-user", _drop_privileges(read_paths)),
+            ("namespaces", enter_template_namespaces()),
+        ):
+            (active if ok else missing)[layer] = how
+        if "namespaces" in active:
+            active["process-namespaces"] = (
+                "each program's process alone in a PID and an IPC namespace: no other process to name, "
+                "no System V object of anyone's"
+            )
+        else:
+            missing["process-namespaces"] = "needs the template's own namespaces"
+        return cls(state, tuple(read_paths), active, missing, "namespaces" in active)
+
 
 class Jail:
     """The prepared layers of one template. Not thread-safe: a template is one thread."""
 
     def __init__(
-        self, report: IsolationReport, ruleset_fd: int | None, seccomp: SeccompFilter | None, devnull: int
+        self,
+        isolation: TemplateIsolation,
+        report: IsolationReport,
+        ruleset_fd: int | None,
+        filters: tuple[SeccompFilter, SeccompFilter] | None,
     ) -> None:
         self.report = report
+        self._state = isolation.state
+        self._namespaces = ProgramNamespaces() if isolation.process_namespaces else None
         self._ruleset_fd = ruleset_fd
-        self._seccomp = seccomp
-        self._devnull = devnull
+        self._filters = filters
+        self._devnull = os.open(os.devnull, os.O_RDWR)
         self._template_pid = os.getpid()
 
     @classmethod
-    def prepare(cls, read_paths: Sequence[str]) -> Jail:
-        """Confine this template where the kernel allows it and build the layers its processes enter.
-
-        Call after the template has imported what programs need, and before it forks any process.
-        """
+    def prepare(cls, isolation: TemplateIsolation) -> Jail:
+        """Build the layers that each process enters. Call after the template has imported what
+        programs need, then ``seal`` before forking any process."""
         active = {
             "restricted-python": "compile-time policy and runtime guards",
             "separate-processes": (
                 "each program in a fresh process forked from a template that never sees a program, "
                 "killed at its deadline, gone after its one program"
             ),
-            "rlimits": "address space, CPU seconds, open files; no file growth, no processes, no core dumps",
+            "clean-state": (
+                "limits, nice value, scheduling policy, CPU affinity and I/O priority set to the template's "
+                "start-up values in every process and checked; capabilities dropped"
+            ),
+            "rlimits": (
+                "address space, CPU seconds, open files; no file growth, processes, core dumps, locked memory "
+                "or message queues"
+            ),
+            **isolation.active,
         }
-        missing: dict[str, str] = {}
-        for layer, outcome in (
-            ("unprivileged-user", _drop_privileges(read_paths)),
-            ("namespaces", _unshare_namespaces()),
-        ):
-            (active if outcome[0] else missing)[layer] = outcome[1]
-        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
-        devnull = os.open(os.devnull, os.O_RDWR)  # opened before the template's filter forbids it
-
-        seccomp = None
+        missing = dict(isolation.missing)
+        filters = None
         try:
-            template_filter = SeccompFilter.build(TEMPLATE_DENIED, deny_write_opens=True)
-            seccomp = SeccompFilter.build(PROCESS_DENIED, deny_write_opens=False)
-            libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
-            template_filter.load()
-            active["seccomp"] = "no process creation, exec, sockets, tracing, signals or file changes"
+            filters = SeccompFilter.allowing(PROGRAM_CALLS + CONFINING_CALLS), SeccompFilter.denying(CONFINING_CALLS)
+            names = len({call.name for call in PROGRAM_CALLS})
+            active["seccomp"] = f"an allow-list of {names} calls, those that reach a process only on the caller itself"
         except (ImportError, RuntimeError, OSError) as error:
             missing["seccomp"] = f"libseccomp unavailable: {error}"
 
         ruleset = None
         abi = landlock.abi_version()
         if abi:
-            ruleset = landlock.read_only_ruleset(abi, read_paths)
+            ruleset = landlock.read_only_ruleset(abi, isolation.read_paths)
             extent = "files" + (", TCP" if abi >= 4 else "") + (", signals" if abi >= 6 else "")
             active["landlock"] = f"ABI {abi}: read-only Python installation; {extent} denied elsewhere"
         else:
             missing["landlock"] = "kernel without Landlock (needs Linux 5.13+ with landlock enabled)"
-        return cls(IsolationReport(active, missing), ruleset, seccomp, devnull)
+        return cls(isolation, IsolationReport(active, missing), ruleset, filters)
+
+    def seal(self) -> None:
+        """Load the template's own filter: from now on the template, and every process it forks, can
+        make only the calls of the allow-list."""
+        if self._filters is not None:
+            libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+            self._filters[0].load()
+
+    def fork(self) -> int:
+        """``os.fork``, into namespaces of the child's own where the template has them."""
+        return self._namespaces.fork() if self._namespaces else os.fork()
 
     def enter(self, keep_fds: set[int], limits: ProcessLimits) -> None:
         """Confine the calling process, a fresh fork of the template, before it reads its program.
@@ -116,25 +187,19 @@ class Jail:
         Any failure raises, and the caller must then exit without running a program.
         """
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != self._template_pid:
+        if self._namespaces is None and os.getppid() != self._template_pid:
             raise RuntimeError("the template exited before its process started")
+        os.setsid()
         for stdio in (0, 1, 2):
             os.dup2(self._devnull, stdio)
         libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+        libc.drop_capabilities()
+        self._state.with_limits(limits.overrides()).enter()
         if self._ruleset_fd is not None:
             landlock.restrict_self(self._ruleset_fd)
         _close_all_except(keep_fds)
-        for kind, value in (
-            (resource.RLIMIT_AS, limits.address_space_bytes),
-            (resource.RLIMIT_NOFILE, limits.open_files),
-            (resource.RLIMIT_FSIZE, 0),
-            (resource.RLIMIT_NPROC, 0),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            resource.setrlimit(kind, (value, value))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-        if self._seccomp is not None:
-            self._seccomp.load()
+        if self._filters is not None:
+            self._filters[1].load()
 
 
 def library_paths(modules: Iterable[str]) -> list[str]:
@@ -161,7 +226,7 @@ def _drop_privileges(read_paths: Sequence[str]) -> tuple[bool, str]:
     if not _readable_as(nobody, read_paths):
         return False, (
             f"the Python installation is not readable by {_UNPRIVILEGED_USER!r}; "
-            "the template stays root without host capabilities when namespaces are available"
+            "the template stays root, and its processes drop every capability"
         )
     os.setgroups([])
     os.setgid(nobody.pw_gid)
@@ -187,22 +252,6 @@ def _readable_as(user: pwd.struct_passwd, paths: Sequence[str]) -> bool:
         os._exit(0)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
-
-
-def _unshare_namespaces() -> tuple[bool, str]:
-    """A new network namespace has no interfaces but a downed loopback; a new user namespace
-    leaves the template with no capabilities over anything outside it, root or not."""
-    try:
-        libc.unshare(libc.CLONE_NEWUSER | libc.CLONE_NEWNET)
-        return True, "user and network namespaces: no network, no host capabilities"
-    except OSError as user_error:
-        if os.geteuid() != 0:
-            return False, f"user namespaces unavailable to this user ({user_error.strerror})"
-        try:
-            libc.unshare(libc.CLONE_NEWNET)
-        except OSError as error:
-            return False, f"network namespace unavailable ({error.strerror})"
-        return True, "network namespace: no network (user namespace unavailable)"
 
 
 def _close_all_except(keep: set[int]) -> None:

@@ -12,9 +12,21 @@ PR_SET_PDEATHSIG = 1
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_MODE_FILTER = 2
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUTS = 0x04000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MADV_COLLAPSE = 25
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapabilityHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapabilityData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
 def _checked(result: int, what: str) -> int:
@@ -35,6 +47,22 @@ def madvise(start: int, length: int, advice: int) -> None:
 
 def unshare(flags: int) -> None:
     _checked(_libc.unshare(flags), "unshare")
+
+
+def setns(fd: int, namespace_type: int) -> None:
+    _checked(_libc.setns(fd, namespace_type), "setns")
+
+
+def sethostname(name: str) -> None:
+    encoded = name.encode()
+    _checked(_libc.sethostname(encoded, len(encoded)), "sethostname")
+
+
+def drop_capabilities() -> None:
+    """Empty this process's effective, permitted and inheritable capability sets for good."""
+    header = _CapabilityHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapabilityData * 2)()
+    _checked(_libc.capset(ctypes.byref(header), data), "capset")
 
 
 def syscall(number: int, *args: object) -> int:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 # The wall-clock limit of one program, unless its caller sets another.
 DEFAULT_TIMEOUT_S = 5.0
+
+
+def cpu_seconds_for(timeout_s: float) -> int:
+    """The CPU limit of a program with a wall-clock limit of ``timeout_s``: a backstop the kernel
+    enforces, a second past the deadline the template enforces."""
+    return math.ceil(timeout_s) + 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

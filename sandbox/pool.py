@@ -2,9 +2,11 @@
 
 ``max_workers`` programs run at once, one per template. Each program runs in a process of its own,
 forked from a template for it alone (``sandbox.template``); the pool writes the program into that
-process and reads its reply itself, trusting nothing in it (``sandbox.wire``). A template that dies
-or stops answering is killed and replaced, and the program it held gets a ``crashed`` or
-``timeout`` result; the pool keeps serving.
+process and reads its reply itself, trusting nothing in it that it can check (``sandbox.wire``,
+``sandbox.verdict``). A template serves only once a canary program ran in one of its processes. A
+template that dies or stops answering is killed and replaced, and the program it held gets a
+``crashed`` or ``timeout`` result; one whose process could not confine itself is replaced too, and
+the program, which that process never read, runs on the replacement. The pool keeps serving.
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ from potcot.sandbox.jail import IsolationReport
 from potcot.sandbox.limits import SandboxLimits
 from potcot.sandbox.result import ExecutionResult, Status
 from potcot.sandbox.template import DISPATCH, ENDED, HANDOVER, TemplateKind
-from potcot.sandbox.wire import MalformedReply, decode_reply, encode_request, reply_size_cap
+from potcot.sandbox.verdict import ProcessEnd, judge
+from potcot.sandbox.wire import encode_request, reply_size_cap, split_confinement
 
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0
+# Run by every template before its first program: its process must confine itself and answer this.
+_CANARY_PROGRAM, _CANARY_ANSWER = "print(6 * 7)", "42"
 # Beyond a program's own deadline, which its template enforces: forking, writing and reporting.
 _REPLY_GRACE_S = 5.0
 # The whole environment of a template and its processes: no variable of the server's but these,
@@ -86,10 +91,12 @@ class _TemplateProcess:
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self.pid = self._process.pid
+        self.template_pid: int | None = None
         self.isolation: IsolationReport | None = None
 
     def wait_ready(self, timeout_s: float = _START_TIMEOUT_S) -> IsolationReport:
+        """Wait for the template's start-up report, then run the canary: a template serves programs
+        only once one of its processes confined itself and ran a program as it should."""
         if self.isolation is None:
             self._control.settimeout(timeout_s)
             try:
@@ -99,35 +106,59 @@ class _TemplateProcess:
             if "error" in message:
                 self.kill()
                 raise SandboxError(f"sandbox template failed to start: {message['error']}")
+            self.template_pid = int(message["pid"])
+            self._check_canary()
             self.isolation = IsolationReport.from_dict(message["isolation"])
         return self.isolation
 
+    def _check_canary(self) -> None:
+        try:
+            result = self._run(_CANARY_PROGRAM, _START_TIMEOUT_S)
+        except _TemplateLost as lost:
+            result = ExecutionResult(Status.CRASHED, error=str(lost))
+        if (result.status, result.answer) != (Status.OK, _CANARY_ANSWER):
+            self.kill()
+            raise SandboxError(f"sandbox template failed its canary program: {result.status} {result.error}")
+
     def execute(self, code: str, timeout_s: float) -> ExecutionResult:
         """Run one program in a fresh process of this template's; raises ``_TemplateLost`` when
-        the template itself failed."""
+        the template itself failed, or its process could not confine itself."""
+        try:
+            self.wait_ready()
+        except SandboxError as error:
+            raise _TemplateLost(f"sandbox template lost: {error}", program_started=False) from error
+        return self._run(code, timeout_s)
+
+    def _run(self, code: str, timeout_s: float) -> ExecutionResult:
         deadline = time.monotonic() + timeout_s + _REPLY_GRACE_S
         request_fd, reply_fd = self._hand_over(timeout_s)
+        started = time.monotonic()
         try:
-            frame = _exchange(
+            written = _exchange(
                 request_fd, reply_fd, encode_request(code, timeout_s), reply_size_cap(self.limits), deadline
             )
             self._control.settimeout(max(deadline - time.monotonic(), 0.001))
-            wait_status, timed_out = ENDED.unpack(self._control.recv(ENDED.size))
+            wait_status, timed_out, cpu_seconds = ENDED.unpack(self._control.recv(ENDED.size))
         except (OSError, struct.error) as error:
             raise _TemplateLost(f"sandbox template lost: {error}", program_started=True) from error
         except BaseException:
             self.kill()  # mid-exchange, the control protocol is out of step: never use this template again
             raise
-        return judge(frame, wait_status, timed_out, timeout_s, self.limits)
+        end = ProcessEnd(wait_status, timed_out, cpu_seconds, time.monotonic() - started)
+        refusal, reply = split_confinement(written)
+        if refusal is not None:
+            raise _TemplateLost(
+                f"a process of the {self.kind} template could not confine itself: {refusal}", program_started=False
+            )
+        return judge(reply, end, timeout_s, self.limits)
 
     def _hand_over(self, timeout_s: float) -> tuple[int, int]:
         """The request and reply pipes of a process ready for the program."""
         try:
-            self.wait_ready()
             self._control.settimeout(_REPLY_GRACE_S)
             self._control.send(DISPATCH.pack(timeout_s))
             handover, fds, _, _ = socket.recv_fds(self._control, HANDOVER.size, 2)
-        except (OSError, SandboxError) as error:
+        except OSError as error:
             raise _TemplateLost(f"sandbox template lost: {error}", program_started=False) from error
         if len(fds) != 2 or len(handover) != HANDOVER.size:
             for fd in fds:
@@ -231,38 +262,6 @@ def _read_reply(reply_fd: int, cap: int, deadline: float) -> bytes | None:
     raise OSError("the program's process outlived its deadline")
 
 
-def judge(
-    frame: bytes | None, wait_status: int, timed_out: bool, timeout_s: float, limits: SandboxLimits
-) -> ExecutionResult:
-    """A program's result from what its process wrote and how it ended. A reply counts only from
-    a process that then exited normally: one still running when its deadline came timed out, whatever
-    it had written."""
-    if timed_out:
-        return ExecutionResult(Status.TIMEOUT, error=f"exceeded the {timeout_s:g} s time limit")
-    if os.WIFSIGNALED(wait_status):
-        number = os.WTERMSIG(wait_status)
-        if number == signal.SIGXCPU:
-            return ExecutionResult(Status.TIMEOUT, error="exceeded the CPU time limit")
-        return ExecutionResult(Status.CRASHED, error=f"process died with {_signal_name(number)}")
-    if (code := os.waitstatus_to_exitcode(wait_status)) != 0:
-        return ExecutionResult(Status.CRASHED, error=f"process exited with code {code}")
-    if frame is None:
-        return ExecutionResult(Status.CRASHED, error="the process's reply exceeded its size limit")
-    if not frame:
-        return ExecutionResult(Status.CRASHED, error="process ended without a readable result")
-    try:
-        return decode_reply(frame, limits)
-    except MalformedReply as error:
-        return ExecutionResult(Status.CRASHED, error=f"unreadable reply: {error}")
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
 class Sandbox:
     """Runs untrusted programs; see ``sandbox`` for what each program may and may not do.
 
@@ -296,8 +295,10 @@ class Sandbox:
 
     @property
     def worker_pids(self) -> list[int]:
-        """Process ids of the live template processes, for monitoring."""
-        return [template.pid for worker in self._workers for template in list(worker.templates.values())]
+        """Process ids of the live template processes, for monitoring. Each template process runs
+        under a small holder that waits for it (``sandbox.namespaces``); this is the template's own."""
+        templates = [template for worker in self._workers for template in list(worker.templates.values())]
+        return [template.template_pid for template in templates if template.template_pid is not None]
 
     @property
     def programs_waiting(self) -> int:

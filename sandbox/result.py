@@ -25,7 +25,8 @@ class ExecutionResult:
     """The outcome of one program.
 
     ``answer`` is only set for ``ok`` runs: the last non-empty printed line or, when nothing was
-    printed, the value of a final bare expression or of a ``solution()`` function.
+    printed, the value of a final bare expression or of a ``solution()`` function. ``duration_s`` is
+    the wall time from handing the program over to its process's end, as the pool measured it.
     """
 
     status: Status
@@ -40,3 +41,11 @@ class ExecutionResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def last_printed_line(stdout: str) -> str | None:
+    """The answer a program printed: its last non-empty line."""
+    for line in reversed(stdout.splitlines()):
+        if line.strip():
+            return line.strip()
+    return None

@@ -2,28 +2,34 @@
 
 A program's process is forked from the template (``sandbox.template``) and confined (``sandbox.jail``)
 before it reads its program; it runs that one program, writes one reply and exits. Nothing here
-decides whether the process may be trusted again: it never is. This module captures output, finds
-the answer, and turns every way a program can end into a status with a short message.
+decides whether the process may be trusted again: it never is, and the pool checks its reply
+(``sandbox.verdict``). This module captures output, finds the value a program ends with when it
+prints nothing, and turns every way a program can end into a status with a short message.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import os
 import resource
 import sys
-import time
 import traceback
 from typing import Any
 
 from potcot.sandbox.audit import AuditMonitor
 from potcot.sandbox.guards import ProgramGuards
 from potcot.sandbox.jail import Jail, ProcessLimits
-from potcot.sandbox.limits import SandboxLimits
+from potcot.sandbox.limits import SandboxLimits, cpu_seconds_for
 from potcot.sandbox.restricted import PROGRAM_FILENAME, CompileError, PolicyViolation, compile_program
-from potcot.sandbox.result import ExecutionResult, Status
-from potcot.sandbox.wire import MAX_ERROR_CHARS, decode_request, encode_reply
+from potcot.sandbox.result import Status, last_printed_line
+from potcot.sandbox.wire import (
+    CONFINED,
+    MAX_ERROR_CHARS,
+    Reply,
+    decode_request,
+    encode_not_confined,
+    encode_reply,
+)
 
 
 class OutputLimitExceeded(BaseException):
@@ -60,34 +66,27 @@ def printable(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def last_printed_line(stdout: str) -> str | None:
-    """The answer a program printed: its last non-empty line."""
-    for line in reversed(stdout.splitlines()):
-        if line.strip():
-            return line.strip()
-    return None
-
-
 def program_process(
     jail: Jail, limits: SandboxLimits, process_limits: ProcessLimits, request_fd: int, reply_fd: int
 ) -> None:
-    """A freshly forked process's whole life: confine, read the program, run it, reply, exit.
+    """A freshly forked process's whole life: confine, say so, read the program, run it, reply, exit.
 
-    Never returns. Fails closed: a process that could not be confined replies ``crashed`` without
-    reading its program.
+    Never returns. Fails closed: a process that could not be confined says why and exits without
+    reading its program, which the pool then runs on a new template.
     """
     try:
         try:
             jail.enter({request_fd, reply_fd}, process_limits)
         except Exception as error:  # noqa: BLE001 - any failure to confine means no program runs
-            _reply(reply_fd, ExecutionResult(Status.CRASHED, error=f"could not confine the process: {error}"))
+            _write(reply_fd, encode_not_confined(f"{type(error).__name__}: {error}"))
             return
+        _write(reply_fd, CONFINED)
         code, timeout_s = decode_request(_read_to_end(request_fd))
-        cpu_seconds = math.ceil(timeout_s) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        cpu_seconds = cpu_seconds_for(timeout_s)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
         monitor = AuditMonitor()
         sys.addaudithook(monitor)
-        _reply(reply_fd, run_program(code, limits, monitor))
+        _write(reply_fd, encode_reply(run_program(code, limits, monitor)))
     finally:
         os._exit(0)
 
@@ -99,21 +98,19 @@ def _read_to_end(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _reply(fd: int, result: ExecutionResult) -> None:
-    view = memoryview(encode_reply(result))
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
 
-def run_program(code: str, limits: SandboxLimits, monitor: AuditMonitor | None = None) -> ExecutionResult:
+def run_program(code: str, limits: SandboxLimits, monitor: AuditMonitor | None = None) -> Reply:
     """Compile and run one program in this process; never raises for anything the program does."""
-    started = time.perf_counter()
     sys.setrecursionlimit(limits.recursion_limit)
     try:
         program = compile_program(code)
     except CompileError as refused:
-        message = printable(refused.message)[:MAX_ERROR_CHARS]
-        return ExecutionResult(refused.status, error=message, duration_s=time.perf_counter() - started)
+        return Reply(refused.status, error=printable(refused.message)[:MAX_ERROR_CHARS])
     stdout = CappedOutput(limits.max_output_chars)
     sys.stdout, sys.stderr = stdout, CappedOutput(limits.max_output_chars)
     namespace = ProgramGuards().namespace()
@@ -122,43 +119,40 @@ def run_program(code: str, limits: SandboxLimits, monitor: AuditMonitor | None =
     try:
         exec(program.body, namespace)
         value = eval(program.final_expression, namespace) if program.final_expression else None
-        answer = _answer(stdout, value, namespace)
-        status, error = _judge_output(stdout, answer, limits)
+        value = _value(stdout, value, namespace)
+        status, error = _judge_output(stdout, value, limits)
     except BaseException as raised:  # noqa: BLE001 - every way a program can end is a status
         status, error = _classify(raised)
-        answer = None
+        value = None
         if stdout.exceeded:
             status = Status.OUTPUT_EXCEEDED
     finally:
         if monitor:
             monitor.armed = False
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    if status is not Status.OK:
-        answer = None
-    return ExecutionResult(status, stdout.getvalue(), answer, error, time.perf_counter() - started)
+    return Reply(status, stdout.getvalue(), value if status is Status.OK else None, error)
 
 
-def _judge_output(stdout: CappedOutput, answer: str | None, limits: SandboxLimits) -> tuple[Status, str | None]:
+def _judge_output(stdout: CappedOutput, value: str | None, limits: SandboxLimits) -> tuple[Status, str | None]:
     if stdout.exceeded:
         return Status.OUTPUT_EXCEEDED, "output limit exceeded"
-    if answer is not None and len(answer) > limits.max_output_chars:
+    if value is not None and len(value) > limits.max_output_chars:
         return (
             Status.OUTPUT_EXCEEDED,
-            f"answer has {len(answer):,} characters; the limit is {limits.max_output_chars:,}",
+            f"answer has {len(value):,} characters; the limit is {limits.max_output_chars:,}",
         )
     return Status.OK, None
 
 
-def _answer(stdout: CappedOutput, value: Any, namespace: dict[str, Any]) -> str | None:
-    """Printed output wins; then a final bare expression; then ``solution()``, as PAL programs end."""
-    printed = last_printed_line(stdout.getvalue())
-    if printed is not None:
-        return printed
+def _value(stdout: CappedOutput, value: Any, namespace: dict[str, Any]) -> str | None:
+    """What the program ended with when it printed nothing: a final bare expression, then
+    ``solution()``, as PAL programs end. A printed line is the answer, and the pool reads it."""
+    if last_printed_line(stdout.getvalue()) is not None:
+        return None
     if value is None and callable(namespace.get("solution")):
         value = namespace["solution"]()
-        printed = last_printed_line(stdout.getvalue())
-        if printed is not None:
-            return printed
+        if last_printed_line(stdout.getvalue()) is not None:
+            return None
     if value is None:
         return None
     return printable(str(value).strip()) or None

@@ -10,7 +10,9 @@ changed can exist in the process the next one runs in.
 Templates come in two kinds (``TemplateKind``): the symbolic one also loads sympy and mpmath, which
 make it several times larger and so its forks slower; a program that names neither forks from the
 numeric one. Started by ``sandbox.pool`` as ``python -I -m potcot.sandbox.template KIND LIMITS_JSON
-CONTROL_FD``, with an empty environment and no descriptor but its control socket.
+CONTROL_FD``, with an empty environment and no descriptor but its control socket; before importing
+anything it enters namespaces of its own under a small holder process (``sandbox.namespaces``), and
+its first report carries the pid the pool knows it by.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import warnings
 
 from potcot.sandbox import libc
 from potcot.sandbox.guards import harden_libraries
-from potcot.sandbox.jail import Jail, ProcessLimits, library_paths
+from potcot.sandbox.jail import Jail, ProcessLimits, TemplateIsolation, library_paths
 from potcot.sandbox.limits import SandboxLimits
 from potcot.sandbox.policy import PRELOADED_MODULES, SYMBOLIC_MODULES, SYMBOLIC_WARMUP_PROGRAM, WARMUP_PROGRAM
+from potcot.sandbox.result import Status
 from potcot.sandbox.runner import program_process, run_program
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -44,10 +47,10 @@ _MAX_CPU_SECONDS = 3601
 
 # The control protocol, one message per datagram. Pool to template: a deadline. Template to pool:
 # the pid of the process that will run the program, with its request and reply pipe ends attached;
-# then, once it has ended, its wait status and whether the deadline killed it.
+# then, once it has ended, its wait status, whether the deadline killed it, and its CPU seconds.
 DISPATCH = struct.Struct("!d")
 HANDOVER = struct.Struct("!i")
-ENDED = struct.Struct("!i?")
+ENDED = struct.Struct("!i?d")
 
 
 _NAMES_A_SYMBOLIC_MODULE = re.compile(r"\b(?:" + "|".join(sorted(SYMBOLIC_MODULES)) + r")\b")
@@ -84,34 +87,27 @@ class _ProgramProcess:
     request_write: int
     reply_read: int
 
-    def wait(self, deadline: float) -> tuple[int, bool]:
-        """Its wait status, and whether it had to be killed at ``deadline``."""
+    def wait(self, deadline: float) -> tuple[int, bool, float]:
+        """Its wait status, whether it had to be killed at ``deadline``, and the CPU it used."""
         remaining = deadline - time.monotonic()
         timed_out = remaining <= 0 or not select.select([self.pidfd], [], [], remaining)[0]
         if timed_out:
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        _, status = os.waitpid(self.pid, 0)
+        _, status, usage = os.wait4(self.pid, 0)
         os.close(self.pidfd)
-        return status, timed_out
+        return status, timed_out, usage.ru_utime + usage.ru_stime
 
 
 class Template:
     """Pre-loads the allowed libraries, proves them with the warm-up program, confines itself,
     and keeps one confined process ready for the next program."""
 
-    def __init__(self, kind: TemplateKind, limits: SandboxLimits) -> None:
+    def __init__(self, kind: TemplateKind, limits: SandboxLimits, isolation: TemplateIsolation) -> None:
         self.limits = limits
-        for module in kind.modules:
-            importlib.import_module(module)
-        harden_libraries()
-        for program in kind.warmup_programs:
-            warmup = run_program(program, limits)
-            if not warmup.ok:
-                raise RuntimeError(f"the warm-up program failed: {warmup.error}")
-        self.jail = Jail.prepare(library_paths(TemplateKind.SYMBOLIC.modules))
-        gc.collect()
-        gc.freeze()  # shared pages stay shared: the forked processes' collectors leave them alone
-        collapse_into_huge_pages()
+        preload(kind, limits)
+        self.jail = Jail.prepare(isolation)
+        settle_memory()
+        self.jail.seal()
         self._spare: _ProgramProcess | None = None
 
     def serve(self, control: socket.socket) -> None:
@@ -137,12 +133,32 @@ class Template:
             cpu_seconds=_MAX_CPU_SECONDS,
             open_files=self.limits.max_open_files,
         )
-        pid = os.fork()
+        pid = self.jail.fork()
         if pid == 0:
             program_process(self.jail, self.limits, process_limits, request_read, reply_write)
         os.close(request_read)
         os.close(reply_write)
         return _ProgramProcess(pid, os.pidfd_open(pid), request_write, reply_read)
+
+
+def preload(kind: TemplateKind, limits: SandboxLimits) -> None:
+    """Import what programs of ``kind`` need, harden it, and prove it with the warm-up programs,
+    which also pull in the lazily imported parts that every fork should share."""
+    for module in kind.modules:
+        importlib.import_module(module)
+    harden_libraries()
+    for program in kind.warmup_programs:
+        warmup = run_program(program, limits)
+        if warmup.status is not Status.OK:
+            raise RuntimeError(f"the warm-up program failed: {warmup.error}")
+
+
+def settle_memory() -> None:
+    """Lay this process's memory out for forking: the collector's work done and its objects frozen,
+    so that the forked processes' collectors leave the shared pages alone, then huge pages."""
+    gc.collect()
+    gc.freeze()
+    collapse_into_huge_pages()
 
 
 def collapse_into_huge_pages() -> int:
@@ -182,11 +198,16 @@ def main() -> None:
     control = socket.socket(fileno=int(control_fd))
     warnings.simplefilter("ignore")
     try:
-        template = Template(TemplateKind(kind), SandboxLimits(**json.loads(limits_json)))
+        # What a program's process may read, the same for every kind: the symbolic one's libraries.
+        isolation = TemplateIsolation.begin(library_paths(TemplateKind.SYMBOLIC.modules))
+        template = Template(TemplateKind(kind), SandboxLimits(**json.loads(limits_json)), isolation)
     except Exception as error:
         control.send(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
         raise SystemExit(1) from error
-    control.send(json.dumps({"isolation": template.jail.report.to_dict()}).encode())
+    # /proc is the pool's: there this process has the pid the pool knows it by, whatever its own
+    # namespace calls it.
+    pid = int(os.readlink("/proc/self"))
+    control.send(json.dumps({"isolation": template.jail.report.to_dict(), "pid": pid}).encode())
     template.serve(control)
 
 

@@ -7,9 +7,12 @@ process of its own, forked from a template that imported the libraries once) and
 and at the same concurrency, through the baseline: ``python -c PROGRAM`` per program, with the same
 libraries importable. Prints programs/s for both, their ratio, the pool's latency per program
 when programs arrive one at a time, and where the pool's CPU time went: the programs' own
-processes (fork aftermath, compiling, running, exit), the templates (forking) and the pool. Their
-sum bounds the rate any number of workers can reach on this machine's cores. Every pool result
-must be ``ok`` and agree with the baseline's printed answer, or the benchmark fails.
+processes (fork aftermath, confining, compiling, running, exit), the templates (forking) and the
+pool. Their sum bounds the rate any number of workers can reach on this machine's cores. Beside it,
+the floor of the design: the CPU of a bare fork of the same templates (their libraries loaded and
+their memory laid out as a template's) whose child exits at once, weighted as the corpus uses the
+two kinds. Every pool result must be ``ok`` and agree with the baseline's printed answer, or the
+benchmark fails.
 """
 
 from __future__ import annotations
@@ -25,9 +28,30 @@ import time
 
 from potcot.benchmarks.performance.sandbox_corpus import build_corpus
 from potcot.sandbox import Sandbox
-from potcot.sandbox.runner import last_printed_line
+from potcot.sandbox.result import last_printed_line
+from potcot.sandbox.template import TemplateKind
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# A process laid out as a template of one kind, which forks children that exit at once and prints
+# the CPU seconds, its own and its children's, that each fork cost.
+_BARE_FORKS = """
+import os, resource, sys
+from potcot.sandbox import SandboxLimits
+from potcot.sandbox.template import TemplateKind, preload, settle_memory
+preload(TemplateKind(sys.argv[1]), SandboxLimits())
+settle_memory()
+def cpu():
+    usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(usage.ru_utime + usage.ru_stime for usage in usages)
+forks = int(sys.argv[2])
+started = cpu()
+for _ in range(forks):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+print((cpu() - started) / forks)
+"""
 
 
 def fresh_interpreter(code: str) -> str | None:
@@ -52,6 +76,12 @@ def cpu_split(sandbox: Sandbox) -> dict[str, float]:
         "templates": sum(own for own, _ in templates),
         "pool": pool.ru_utime + pool.ru_stime,
     }
+
+
+def bare_fork_cpu_seconds(kind: TemplateKind, forks: int = 400) -> float:
+    """CPU seconds of one bare fork, and its child's exit, of a process laid out as a ``kind`` template."""
+    command = [sys.executable, "-I", "-c", _BARE_FORKS, kind.value, str(forks)]
+    return float(subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout)
 
 
 def main() -> None:
@@ -102,6 +132,14 @@ def main() -> None:
         "CPU per program: "
         + ", ".join(f"{part} {seconds * 1000:.2f} ms" for part, seconds in cpu.items())
         + f"; at most {(os.cpu_count() or 1) / sum(cpu.values()):.0f} programs/s on {os.cpu_count()} cores"
+    )
+    kinds = [TemplateKind.for_program(code) for code in corpus]
+    floors = {kind: bare_fork_cpu_seconds(kind) for kind in TemplateKind}
+    floor = sum(floors[kind] for kind in kinds) / len(kinds)
+    print(
+        f"a bare fork of the same templates: {floor * 1000:.2f} ms CPU per program ("
+        + ", ".join(f"{kind} {seconds * 1000:.2f} ms" for kind, seconds in floors.items())
+        + f"); potcot's whole program costs {sum(cpu.values()) / floor:.1f}x that"
     )
     if failed or disagreements:
         sys.exit(f"FAILED: {len(failed)} programs not ok, {disagreements} answers differ from the baseline")

@@ -21,7 +21,6 @@ import random
 import re
 import secrets
 import stat
-import string
 import subprocess
 import sys
 import textwrap
@@ -32,35 +31,19 @@ import numpy
 import pytest
 
 from potcot.sandbox import ExecutionResult, Sandbox, SandboxLimits
+from tests.sandbox import attacks
+from tests.sandbox.attacks import MARK, Code, escape
 
 # Room for an environment dump, and time for a scan of every object in the process.
 LIMITS = SandboxLimits(timeout_s=10.0, memory_mb=512, max_output_chars=20_000)
-MARK = "attack-complete"  # printed by an attack that ran to its end
 SECRET_HEAD, SECRET_TAIL = "potcot", "secret"  # what an attacker searches for: the tokens' prefix
 PREFIX = SECRET_HEAD + SECRET_TAIL
 ENV_NAME = "POTCOT_ISOLATION_API_KEY"
 
 
-class Code(str):
-    """Source inserted into a program template as it is, not as a literal."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
 def python(source: str, **values: object) -> str:
-    """Dedented ``source`` with each ``$name`` replaced by the Python literal of ``values[name]``."""
-    values = {"mark": MARK, "head": SECRET_HEAD, "tail": SECRET_TAIL, **values}
-    return string.Template(textwrap.dedent(source).strip() + "\n").substitute({k: repr(v) for k, v in values.items()})
-
-
-def escape(statement: str) -> str:
-    """A program that runs ``statement`` with the real builtins, as a module of its own: sympy's
-    parser evaluates a string outside RestrictedPython, and the string calls ``exec``."""
-    builtins = "__import__('builtins')"
-    return "import sympy\nsympy.sympify(" + repr(f"{builtins}.exec({statement!r}, {builtins}.dict())") + ")\n"
+    """``attacks.python``, with the tokens' prefix an attacker searches for as ``$head`` and ``$tail``."""
+    return attacks.python(source, head=SECRET_HEAD, tail=SECRET_TAIL, **values)
 
 
 def fields(result: ExecutionResult) -> str:
@@ -895,8 +878,8 @@ def framed(body):
 def own_encoding(stdout):
     for module in list(sys.modules.values()):
         try:
-            encode, result, status = module.encode_reply, module.ExecutionResult, module.Status
-            return encode(result(status.OK, stdout, forged, None, 0.0))
+            encode, reply, status = module.encode_reply, module.Reply, module.Status
+            return encode(reply(status.OK, stdout))
         except Exception:
             pass
     return framed(json.dumps({**claim, 'stdout': stdout}).encode())

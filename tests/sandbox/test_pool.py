@@ -116,7 +116,7 @@ def test_killed_templates_are_replaced_without_failing_a_program() -> None:
     with Sandbox(max_workers=1, limits=LIMITS) as pool:
         pids = pool.worker_pids
         for pid in pids:
-            os.killpg(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         assert [pool.run("print(2)").answer for _ in range(3)] == ["2", "2", "2"]
         assert pool.run("import sympy\nprint(sympy.Integer(3))").answer == "3"
         assert set(pool.worker_pids).isdisjoint(pids)
@@ -125,7 +125,7 @@ def test_killed_templates_are_replaced_without_failing_a_program() -> None:
 def test_a_template_killed_during_a_program_fails_only_that_program() -> None:
     with Sandbox(max_workers=1, limits=LIMITS) as pool:
         pids = pool.worker_pids
-        threading.Timer(0.5, lambda: [os.killpg(pid, signal.SIGKILL) for pid in pids]).start()
+        threading.Timer(0.5, lambda: [os.kill(pid, signal.SIGKILL) for pid in pids]).start()
         lost = pool.run("while True:\n    pass")
         assert (lost.status, lost.answer) == ("crashed", None)
         assert "sandbox template lost" in lost.error
