@@ -84,16 +84,16 @@ def attribute_write_refusal(target: object, name: object, value: object) -> str 
     """Why the interpreter's audited write ``target.name = value`` may not happen, or None."""
     if name == "__code__":
         return f"setting the code of {_dotted_name(target)} is not allowed: a function's code is its own"
-    if name == "__module__" and value == PROGRAM_MODULE and _is_named_by_its_module(target):
+    if name == "__module__" and value == PROGRAM_MODULE and _is_library_class(target):
         return f"relabelling the library class {_dotted_name(target)} as the program's is not allowed"
     return None
 
 
-def _is_named_by_its_module(target: object) -> bool:
-    """Whether ``target`` is a class that its module calls by its name (``fractions.Fraction``):
-    a library's class, as opposed to one a library just made for the program (``namedtuple``
-    relabels the classes it makes as the caller's)."""
-    if not isinstance(target, type):
+def _is_library_class(target: object) -> bool:
+    """Whether ``target`` is a library's class: one that a module other than the program's calls
+    by its name (``fractions.Fraction``), as opposed to one a library just made for the program
+    (``namedtuple`` relabels the classes it makes as the caller's)."""
+    if not isinstance(target, type) or target.__module__ == PROGRAM_MODULE:
         return False
     found: object = sys.modules.get(target.__module__)
     for part in target.__qualname__.split("."):

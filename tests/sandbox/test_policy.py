@@ -778,6 +778,13 @@ def test_attribute_events_allowed(monitor: AuditMonitor, event: str, args: tuple
     monitor(event, args)
 
 
+def test_a_program_class_may_be_given_its_own_module(monitor: AuditMonitor) -> None:
+    """``functools.wraps(f)(K)`` writes ``K.__module__`` even when it does not change."""
+    namespace = ProgramGuards().namespace()
+    exec(compile_program("class K:\n    pass").body, namespace)
+    monitor("object.__setattr__", (namespace["K"], "__module__", "<program>"))
+
+
 ATTRIBUTE_EVENTS_REFUSED = [
     ((_frame, "__code__", len.__call__), "setting the code of"),
     ((fractions.Fraction, "__module__", "<program>"), "relabelling the library class fractions.Fraction"),
