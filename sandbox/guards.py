@@ -4,33 +4,53 @@ and the builtins and stand-ins that would otherwise go around them.
 - a private attribute (``obj._x``) is readable only on the program's own objects (its classes,
   their instances, its functions, ``super()`` in its methods), and only when no library base class
   defines it (``dataclasses._create_fn``, ``Fraction._operator_fallbacks`` stay refused);
+- an attribute write lands only where ``sandbox.ownership`` lets a program write: its own objects,
+  and a library object's properties and settings, never a library's slot, module or class; a
+  class statement may not replace a slot of its library base either (``__build_class__``);
+- every value that library code hands the program passes the value policy of ``sandbox.values``,
+  on whichever route it comes: attribute reads, imports, call results (``_result_``), item reads
+  (``_getitem_``), iteration and unpacking (``_getiter_``), ``str.format`` fields; the dicts,
+  lists and sets of modules and library classes come back as read-only copies;
 - the program's ``type`` is ``GuardedType``: ``type(x)`` gives the real class of ``x``, but
   ``GuardedType`` where that is the real ``type`` (so ``type(int) is type`` holds) and a refusal
   where it is another metaclass; ``type(name, bases, members)`` refuses the dunder members a
   class body may not define. A metaclass builds classes from arbitrary dicts, so none can be held
   as a value either (``numbers.ABCMeta``); with class bodies checked, the program's own code
   cannot make an object that carries ``__array_interface__`` or ``__array_struct__``;
-- ``import sys`` gives a stand-in with what math programs use of it;
+- ``import sys`` gives a stand-in with what math programs use of it, and ``functools``'
+  ``update_wrapper`` and ``wraps`` are stand-ins that apply the attribute policy to the names
+  the program passes them;
 - ``harden_libraries`` replaces, once per template, what the libraries export that no guard can
   see into.
+
+Closed since the guards were first written, each by the policy for its class: library helpers
+that read or write attributes a program names (``update_wrapper(..., updated=('__globals__',))``,
+``copy`` applying a reducer's state), code generation fed by a library object's fields
+(``Field.name`` in the source ``dataclasses`` executes, lambdify's ``MODULES``), and
+string-to-object resolvers (``sympy.utilities.source.get_class('builtins.eval')``), as well as
+library functions that return the real ``type`` (``typing.get_origin(typing.Type[int])``).
 
 What remains, by design, for the process layer. numpy offers memory primitives that this layer
 cannot intercept: ``as_strided`` on a numeric array reads and writes the process's memory around
 it (``harden_libraries`` refuses it only on arrays of objects), and
 ``numpy.ndarray(shape, object, buffer=...)`` forges object references from raw bytes (``ndarray``
 is an immutable C type that programs need for ``isinstance``, so it cannot be wrapped). Library
-functions that return the real ``type`` (``typing.get_origin(typing.Type[int])``), build a class
-from a program's dict (``sympy.Function`` with keyword attributes) or evaluate strings
-(``sympy.sympify``, ``lambdify``, ``typing.get_type_hints``) give full Python. Item reads and
-iteration are not checked either (``_getitem_`` is ``operator.getitem``). So a program that tries
-hard can run any code in its own process: the boundary is that process, fresh for each program
-and confined by the kernel (``sandbox.jail``), not this module.
+functions that build a class from a program's dict (``sympy.Function`` with keyword attributes)
+or evaluate strings (``sympy.sympify``, ``lambdify``, ``typing.get_type_hints``,
+``mpmath.identify``'s constants) give full Python. The value policy does not see what library
+code passes into the program's own functions (a ``key=`` function, a callback), what operators
+and ``with`` give; only the first level of a module's containers is read-only (the dicts inside
+lambdify's ``MODULES`` are not); and a library helper may still write attributes the program
+names onto a new object it made
+(``DifferentialExtension(extension=...)`` in ``sympy.integrals.risch``), or state of the
+program's choosing into a copy (``copy.deepcopy`` with a program's ``memo``). So a program that
+tries hard can run any code in its own process: the boundary is that process, fresh for each
+program and confined by the kernel (``sandbox.jail``), not this module.
 """
 
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import functools
 import importlib
 import operator
@@ -48,8 +68,16 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from potcot.sandbox.policy import CLASS_BODY_NAMES, READABLE_ATTRIBUTES, SPECIAL_METHODS, is_dunder, is_importable
-from potcot.sandbox.restricted import PROGRAM_FILENAME, PROGRAM_MODULE, PolicyViolation, attribute_name_refusal
+from potcot.sandbox.ownership import (
+    class_member_refusal,
+    container_refusal,
+    is_own_private,
+    is_program_class,
+    write_refusal,
+)
+from potcot.sandbox.policy import CLASS_BODY_NAMES, READABLE_ATTRIBUTES, SPECIAL_METHODS, is_dunder
+from potcot.sandbox.restricted import PROGRAM_MODULE, PolicyViolation, attribute_name_refusal
+from potcot.sandbox.values import ValuePolicy, read_only
 
 # CPython 3.11 counts Python and C calls against the recursion limit, and recursion through C code
 # (``map``, operators and ``__format__`` of a program's class) uses the C stack: measured with an
@@ -70,7 +98,7 @@ def _attribute_refusal(obj: Any, name: str, writing: bool = False) -> str | None
         return refusal
     if obj is GuardedType and is_dunder(name) and name not in READABLE_ATTRIBUTES:
         return f"attribute {name!r} of type is not allowed: type builds classes"
-    if name.startswith("_") and not is_dunder(name) and not _is_own_private(obj, name):
+    if name.startswith("_") and not is_dunder(name) and not is_own_private(obj, name):
         return (
             f"access to the private attribute {name!r} of a {type(obj).__name__} object is not allowed: "
             "only the program's own objects show their private attributes"
@@ -78,60 +106,9 @@ def _attribute_refusal(obj: Any, name: str, writing: bool = False) -> str | None
     return None
 
 
-def _is_program_class(cls: Any) -> bool:
-    return isinstance(cls, type) and getattr(cls, "__module__", None) == PROGRAM_MODULE
-
-
-def _is_program_function(obj: Any) -> bool:
-    return isinstance(obj, types.FunctionType) and obj.__code__.co_filename == PROGRAM_FILENAME
-
-
-def _private_lookup_chain(obj: Any) -> Sequence[type] | None:
-    """The classes Python searches, in order, for an attribute of ``obj`` when ``obj`` is the
-    program's own (an instance of one of its classes, one of its classes, a function it defined,
-    ``super()`` in one of its methods); None for anything else."""
-    if isinstance(obj, super):
-        owner, start = obj.__self_class__, obj.__thisclass__  # type: ignore[attr-defined]  # typeshed lacks them
-        if owner is None or not _is_program_class(start):
-            return None
-        after = next(index for index, cls in enumerate(owner.__mro__) if cls is start) + 1  # never ==
-        return owner.__mro__[after:]
-    if isinstance(obj, type):
-        metaclass: type = type(obj)
-        return (*obj.__mro__, *metaclass.__mro__) if _is_program_class(obj) else None
-    if _is_program_class(type(obj)) or _is_program_function(obj):
-        return type(obj).__mro__
-    return None
-
-
-def _is_own_private(obj: Any, name: str) -> bool:
-    """Whether the private attribute ``obj.name`` is the program's: ``obj`` is its own and the
-    first class on the lookup chain that defines ``name`` is a program class, or no class does
-    (the value is in the object's own dict, or there is none and reading it raises
-    AttributeError). A private method of a library base (``Fraction._operator_fallbacks``) stays
-    the library's."""
-    chain = _private_lookup_chain(obj)
-    if chain is None:
-        return False
-    for cls in chain:
-        if name in cls.__dict__:
-            return _is_program_class(cls)
-    return True
-
-
 # ---------------------------------------------------------------------------------------------
 # Guards: the functions RestrictedPython's rewritten code calls, and the builtins that would go
 # around them.
-
-# Callables that look attributes up by name around the attribute guard: C helpers, and
-# ``string.Formatter``, whose subclasses' hooks (``format_field``) receive the objects it looked up
-# (``"{0.__class__}"``); and a constructor that builds a class from an arbitrary namespace dict.
-# Compared by identity (they live as long as the process), never by ``==``, which would call the
-# value's own ``__eq__``.
-_FORBIDDEN_VALUES = {
-    id(value): value
-    for value in (operator.attrgetter, operator.methodcaller, string.Formatter, dataclasses.make_dataclass)
-}
 
 
 def _attribute_name(name: Any) -> str:
@@ -142,7 +119,8 @@ def _attribute_name(name: Any) -> str:
 
 
 def guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
-    """The program's ``getattr``, and what ``obj.name`` compiles to."""
+    """The program's ``getattr``, and what ``obj.name`` compiles to. What it finds passes the value
+    policy; a module's or library class's dict, list or set comes back read-only."""
     name = _attribute_name(name)
     if name.startswith("_") or name in INSPECT_ATTRIBUTES:
         refusal = _attribute_refusal(obj, name)
@@ -156,7 +134,21 @@ def guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
             value = safer_getattr_raise(obj, name, *default)
         except NotImplementedError as refused:
             raise PolicyViolation(str(refused)) from None
-    _check_value(value)
+    if default and value is default[0]:
+        return value
+    if isinstance(obj, _NAMESPACES):
+        value = _as_held_by(obj, value)
+    return _admit(value)
+
+
+_NAMESPACES = (types.ModuleType, type)
+
+
+def _as_held_by(owner: Any, value: Any) -> Any:
+    """``value`` as the program sees it in ``owner``: read-only when ``owner`` is a module or a
+    library class, whose containers are library state as their other attributes are."""
+    if isinstance(owner, _NAMESPACES) and not is_program_class(owner):
+        return read_only(value)
     return value
 
 
@@ -170,16 +162,15 @@ def guarded_hasattr(obj: Any, name: str) -> bool:
 
 def guarded_write(obj: Any, attribute: str | None = None) -> Any:
     """What ``obj[key] = v`` and, with the attribute's name, ``obj.attr = v`` write through.
-    Modules and library classes are read-only; attributes of library objects are not
-    (``getcontext().prec = 50``): the program's process dies after it, with whatever it changed."""
-    if isinstance(obj, types.ModuleType):
-        raise PolicyViolation(f"modules are read-only: cannot modify {obj.__name__!r}")
-    if isinstance(obj, type) and not _is_program_class(obj):
-        raise PolicyViolation(f"library classes are read-only: cannot modify {obj.__name__!r}")
-    if attribute is not None:
-        refusal = _attribute_refusal(obj, attribute, writing=True)
-        if refusal is not None:
-            raise PolicyViolation(refusal)
+    Modules and library classes are read-only; an attribute write must also pass the attribute
+    policy and land where ``sandbox.ownership`` lets a program write (``getcontext().prec = 50``
+    does, a library object's slot does not)."""
+    if attribute is None:
+        refusal = container_refusal(obj)
+    else:
+        refusal = _attribute_refusal(obj, attribute, writing=True) or write_refusal(obj, attribute)
+    if refusal is not None:
+        raise PolicyViolation(refusal)
     return obj
 
 
@@ -193,18 +184,58 @@ def guarded_delattr(obj: Any, name: str) -> None:
     delattr(guarded_write(obj, name), name)
 
 
-def _check_value(value: Any) -> None:
-    """Refuse values a program may not hold: modules outside the allow-list (``fractions.sys``),
-    metaclasses, which build classes from arbitrary dicts (the real ``type``, ``numbers.ABCMeta``),
-    and the callables of ``_FORBIDDEN_VALUES``."""
-    if isinstance(value, types.ModuleType) and not is_importable(value.__name__):
-        raise PolicyViolation(f"module {value.__name__!r} is not allowed")
-    if isinstance(value, type) and issubclass(value, type):
-        raise PolicyViolation(
-            f"the metaclass {value.__name__!r} is not allowed: it builds classes from arbitrary dicts"
-        )
-    if id(value) in _FORBIDDEN_VALUES:
-        raise PolicyViolation(f"{value.__name__} is not allowed")
+# functools' own choice of what a wrapper copies from what it wraps: names and documentation, the
+# wrapped function's ``__dict__``, and ``__wrapped__`` itself.
+_WRAPPER_METADATA = frozenset((*functools.WRAPPER_ASSIGNMENTS, *functools.WRAPPER_UPDATES, "__wrapped__"))
+
+
+def update_wrapper(
+    wrapper: Any,
+    wrapped: Any,
+    assigned: Iterable[str] = functools.WRAPPER_ASSIGNMENTS,
+    updated: Iterable[str] = functools.WRAPPER_UPDATES,
+) -> Any:
+    """``functools.update_wrapper`` for programs. It reads each name of ``assigned`` and
+    ``updated`` from ``wrapped`` and writes it on, or updates it in, ``wrapper``: what ``getattr``
+    and ``setattr`` would do, so the same policy applies. Called with the names the program
+    chose, ``updated=('__globals__',)`` would copy a library function's globals (its ``sys``, the
+    real builtins) into the program's, and ``assigned=('__code__',)`` would graft a library
+    function's code onto the program's. functools' own names pass the attribute policy's name
+    test without being readable to the program, so ``@wraps(f)`` keeps working; ``wrapper`` must
+    take every write (a library class cannot be relabelled as the program's)."""
+    assigned, updated = tuple(assigned), tuple(updated)
+    for name in (*assigned, *updated, "__wrapped__"):
+        refusal = _wrapper_refusal(wrapper, wrapped, _attribute_name(name))
+        if refusal is not None:
+            raise PolicyViolation(f"update_wrapper: {refusal}")
+    return functools.update_wrapper(wrapper, wrapped, assigned, updated)
+
+
+def _wrapper_refusal(wrapper: Any, wrapped: Any, name: str) -> str | None:
+    if name not in _WRAPPER_METADATA:
+        refusal = _attribute_refusal(wrapped, name) or _attribute_refusal(wrapper, name, writing=True)
+        if refusal is not None:
+            return refusal
+    return write_refusal(wrapper, name)
+
+
+def wraps(
+    wrapped: Any,
+    assigned: Iterable[str] = functools.WRAPPER_ASSIGNMENTS,
+    updated: Iterable[str] = functools.WRAPPER_UPDATES,
+) -> Callable[[Any], Any]:
+    """``functools.wraps`` for programs: the decorator applies ``update_wrapper`` above."""
+    return functools.partial(update_wrapper, wrapped=wrapped, assigned=assigned, updated=updated)
+
+
+def _build_class(body: Callable[..., Any], name: str, *bases: Any, **keywords: Any) -> Any:
+    """``__build_class__`` for class statements: the class, once its body has run, must not
+    replace a slot that a library base class keeps (``sandbox.ownership``)."""
+    cls = builtins.__build_class__(body, name, *bases, **keywords)
+    refusal = class_member_refusal(cls, vars(cls)) if isinstance(cls, type) else None
+    if refusal is not None:
+        raise PolicyViolation(refusal)
+    return cls
 
 
 class _ProgramTypeMeta(type):
@@ -233,7 +264,7 @@ GuardedType.__name__ = "type"
 
 def _type_call(*args: Any, **kwargs: Any) -> Any:
     """``type(x)``: the class of ``x``; ``type(name, bases, members)``: a class, whose members
-    pass the test a class body's names pass."""
+    pass the tests a class statement's pass."""
     if len(args) == 1 and not kwargs:
         return _class_of(args[0])
     if len(args) != 3:
@@ -245,7 +276,11 @@ def _type_call(*args: Any, **kwargs: Any) -> Any:
     for key in members:
         _check_class_member(key)
     members["__module__"] = PROGRAM_MODULE
-    return type(name, bases, members, **kwargs)
+    cls = type(name, bases, members, **kwargs)
+    refusal = class_member_refusal(cls, members)
+    if refusal is not None:
+        raise PolicyViolation(refusal)
+    return cls
 
 
 def _check_class_member(key: Any) -> None:
@@ -310,27 +345,41 @@ def guarded_import(
     level: int = 0,
 ) -> types.ModuleType:
     """The program's ``__import__``. Module names were checked at compile time; what is left is
-    ``from allowed import name`` handing the program a value it may not hold."""
+    ``from allowed import name``, which binds each name as the program may hold it (refused,
+    read-only, or the stand-in, as ``from functools import wraps`` binds the guards' ``wraps``)."""
     if level != 0:
         raise PolicyViolation("relative imports are not allowed")
     module = _STAND_INS.get(name) or builtins.__import__(name, globals, locals, fromlist, level)
-    for item in fromlist or ():
-        _check_value(getattr(module, item, None))
-    return module
+    found = {item: getattr(module, item, _MISSING) for item in fromlist or ()}
+    held = {item: _admit(_as_held_by(module, value)) for item, value in found.items() if value is not _MISSING}
+    if all(value is found[item] for item, value in held.items()):
+        return module
+    return _module_holding(module, held)
+
+
+_MISSING = object()
+
+
+def _module_holding(module: types.ModuleType, values: Mapping[str, Any]) -> types.ModuleType:
+    """A module named as ``module`` that holds ``values``: what an import statement takes the
+    names it binds from, when they are not ``module``'s own attributes."""
+    view = types.ModuleType(module.__name__, module.__doc__)
+    view.__dict__.update(values)
+    return view
 
 
 def _import_star(namespace: dict[str, Any], module_name: str) -> None:
-    """``from sympy import *``: public names only, and never a value the program may not hold."""
+    """``from sympy import *``: public names only, each as the program may hold it, and none the
+    program may not hold."""
     module = _STAND_INS.get(module_name) or builtins.__import__(module_name, fromlist=("*",))
     names = getattr(module, "__all__", None) or [name for name in vars(module) if not name.startswith("_")]
     for name in names:
-        value = getattr(module, name, None)
+        if not isinstance(name, str) or name.startswith("_"):
+            continue
         try:
-            _check_value(value)
+            namespace[name] = _admit(_as_held_by(module, getattr(module, name, None)))
         except PolicyViolation:
             continue
-        if isinstance(name, str) and not name.startswith("_"):
-            namespace[name] = value
 
 
 def _setrecursionlimit(limit: int) -> None:
@@ -399,8 +448,7 @@ class _SafeFormatter(string.Formatter):
         first, rest = _formatter_field_name_split(field_name)
         obj = self.get_value(first, args, kwargs)
         for is_attribute, key in rest:
-            obj = guarded_getattr(obj, key) if is_attribute else obj[key]
-            _check_value(obj)
+            obj = guarded_getattr(obj, key) if is_attribute else _VALUES.item(obj, key)
         return obj, first
 
 
@@ -464,16 +512,30 @@ _PROGRAM_BUILTINS: Mapping[str, Any] = types.MappingProxyType(
         "delattr": guarded_delattr,
         "_getattr_": guarded_getattr,
         "__import__": guarded_import,
+        "__build_class__": _build_class,
     }
 )
+
+_VALUES = ValuePolicy(
+    held_builtins=_PROGRAM_BUILTINS,
+    given=[
+        *_PROGRAM_BUILTINS.values(),
+        *_STAND_INS.values(),
+        *(value for module in _STAND_INS.values() for value in vars(module).values()),
+    ],
+    given_modules={__name__},
+    substitutes={functools.update_wrapper: update_wrapper, functools.wraps: wraps},
+)
+_admit = _VALUES.admit
 
 _GUARDS: Mapping[str, Any] = types.MappingProxyType(
     {
         "__metaclass__": type,
         "_getattr_": guarded_getattr,
         "_write_": guarded_write,
-        "_getitem_": operator.getitem,
-        "_getiter_": iter,
+        "_result_": _admit,
+        "_getitem_": _VALUES.item,
+        "_getiter_": _VALUES.iterate,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_inplacevar_": _inplace_var,

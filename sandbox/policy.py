@@ -1,14 +1,19 @@
-"""What a program may import and name, and what every template loads before it forks any process.
+"""What a program may import, name and hold, and what every template loads before it forks any process.
 
 The allow-lists are the contract with model-written programs: the standard library's math and data
 modules plus the scientific stack, and of the names with two leading and two trailing underscores
 only the special methods that ordinary classes define (``__init__``, ``__add__``, ``__repr__``).
 Everything else, including every module reachable as an attribute of an allowed one
 (``fractions.sys``) and every dunder name that reaches the interpreter's machinery (``__class__``,
-``__globals__``, ``__getattribute__``, ``__array_interface__``), is refused.
+``__globals__``, ``__getattribute__``, ``__array_interface__``), is refused. The same lists decide
+which functions and classes a program may hold, wherever it got them from (``sandbox.values``):
+those of the allowed modules, wherever they are defined inside them, except a module's private
+functions and the callables of ``FORBIDDEN_CALLABLES``.
 """
 
 from __future__ import annotations
+
+import functools
 
 ALLOWED_MODULES = frozenset(
     {
@@ -62,13 +67,48 @@ def is_importable(module_name: str) -> bool:
     parts = module_name.split(".")
     if parts[0] not in ALLOWED_MODULES or any(part.startswith("_") for part in parts):
         return False
-    return not any(module_name == denied or module_name.startswith(denied + ".") for denied in DENIED_MODULES)
+    return not _is_denied(module_name)
+
+
+def _is_denied(module_name: str) -> bool:
+    return any(module_name == denied or module_name.startswith(denied + ".") for denied in DENIED_MODULES)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_allowed_origin(module_name: str) -> bool:
+    """Whether functions and classes defined in ``module_name`` may be held by a program. Unlike
+    imports, private parts count as their package: numpy's ``default_rng`` is defined in
+    ``numpy.random._generator``, and a C accelerator counts as the module it accelerates
+    (``operator.add`` is defined in ``_operator``, ``functools.reduce`` in ``_functools``). Denied
+    parts stay denied wherever their functions are re-exported (``sympy.external``'s
+    ``import_module`` is a name of several sympy modules). Cached: the value policy asks it for
+    every function a program reads, and a program's modules are few."""
+    package = module_name.split(".")[0].lstrip("_")
+    return package in ALLOWED_MODULES and not _is_denied(module_name)
 
 
 # Modules an import statement may name although a program may not hold the real module: the import
 # binds a stand-in with what math programs use of it (``sandbox.guards``), so ``fractions.sys``
 # stays refused while ``import sys; sys.setrecursionlimit(10_000)`` runs.
 STAND_IN_MODULES = frozenset({"sys"})
+
+
+# Library callables no program may hold, by ``module.qualname``: they reach what the guards
+# refuse by a name the program passes, and hand back something the value policy cannot see
+# into. ``attrgetter`` and ``methodcaller`` look attributes up by name; ``string.Formatter``
+# passes the objects it looked up (``"{0.__class__}"``) to its subclasses' hooks
+# (``format_field``); ``make_dataclass`` builds a class from a namespace of the program's making;
+# ``lazy_function`` imports a module and calls an attribute of it, both named by the program,
+# without ever handing back what it found (``lazy_function('builtins', 'eval')``).
+FORBIDDEN_CALLABLES = frozenset(
+    {
+        "operator.attrgetter",
+        "operator.methodcaller",
+        "string.Formatter",
+        "dataclasses.make_dataclass",
+        "sympy.core.cache.lazy_function",
+    }
+)
 
 
 def may_import(module_name: str) -> bool:
@@ -112,6 +152,11 @@ READABLE_ATTRIBUTES = frozenset({"__name__", "__qualname__", "__doc__"})
 def is_dunder(name: str) -> bool:
     """Whether ``name`` has the form ``__x__`` that Python reserves for its own machinery."""
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+def is_private(name: str) -> bool:
+    """Whether ``name`` is private by Python's convention: one leading underscore, not a dunder."""
+    return name.startswith("_") and not is_dunder(name)
 
 
 # Imported once by every template, before it forks any process. scipy is allowed but left out: math

@@ -1,7 +1,8 @@
 """Compiling a program under the policy: RestrictedPython with the rules math code needs.
 
 RestrictedPython rewrites attribute access, item access, iteration, printing and imports into
-calls of guard functions (``sandbox.guards`` supplies them). Its default policy was made for Zope,
+calls of guard functions (``sandbox.guards`` supplies them), and this policy adds calls: the result
+of every call passes the value policy (``_result_``). Its default policy was made for Zope,
 where a leading underscore marks what a security proxy hides; programs here hold no proxies and run
 in a process of their own that dies after them, so the policy below refuses what reaches the
 interpreter's machinery and lets ordinary math code compile as CPython compiles it:
@@ -155,6 +156,13 @@ class MathProgramPolicy(RestrictingNodeTransformer):
             return _located(_call("_getattr_", node.value, ast.Constant(node.attr)), node)
         node.value = _located(_call("_write_", node.value, ast.Constant(node.attr)), node.value)
         return node
+
+    def visit_Call(self, node: ast.Call) -> VisitResult:
+        """``f(x)`` becomes ``_result_(f(x))``: what library code returns passes the value policy
+        (``sandbox.values``) before the program holds it. The call itself stays where it was, so
+        a zero-argument ``super()`` still finds its method's frame and class."""
+        call = super().visit_Call(node)
+        return _located(_call("_result_", cast(ast.expr, call)), node)
 
     def visit_Import(self, node: ast.Import) -> VisitResult:
         for alias in node.names:
