@@ -4,6 +4,10 @@
 # It listens on 0.0.0.0 so that the published port reaches it: set POTCOT_API_KEY (one key, or several
 # separated by commas), or anyone who can reach the port can use the model and its sandbox; without
 # one, potcot serve warns loudly at start-up. /health, polled by the HEALTHCHECK, needs no key.
+# potcot runs as root here so that its sandbox can put programs under a uid the server does not
+# share: each template drops to `nobody` before it loads anything, and every program's process also
+# drops every capability (docs/sandbox.md). Under Docker's default seccomp profile the sandbox gets no
+# namespaces; its own seccomp allow-list still lets no program name another process.
 FROM vllm/vllm-openai:v0.33.0
 
 WORKDIR /opt/potcot

@@ -4,7 +4,7 @@
 make (measured with strace over the fidelity corpus, the test corpora and lazily imported parts of
 numpy, sympy and scipy), with conditions on the arguments of every call that could reach beyond the
 process (``prlimit64``, ``sched_getaffinity`` and the clocks only on itself, files opened only for
-reading, only two harmless ``ioctl`` and ``fcntl`` requests of each kind). A call that is not on the
+reading, a few harmless ``ioctl`` requests and ``fcntl`` commands). A call that is not on the
 list fails with ``EPERM``, whatever the kernel adds next; there is no ``kill``, no System V IPC,
 no socket, no ``execve``.
 
