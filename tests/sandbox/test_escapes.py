@@ -26,6 +26,7 @@ import textwrap
 import pytest
 
 from potcot.sandbox import Sandbox
+from tests.sandbox.attacks import UNISOLATED
 
 SYS = "<module 'sys' (built-in)>"
 TYPE = "<class 'type'>"
@@ -288,55 +289,19 @@ def test_escape_is_refused(healthy: Sandbox, name: str) -> None:
     assert escape.reaches not in result.stdout
 
 
-# Each program in a child forked from one plain interpreter that imported the libraries, with the
-# real builtins, as ``python -c`` would run it.
-_UNSANDBOXED = r"""
-import io, json, os, signal, sys
-import mpmath, numpy, sympy
-
-def run(source):
-    captured, sys.stdout = sys.stdout, io.StringIO()
-    error = None
-    try:
-        exec(compile(source, '<program>', 'exec'), {'__name__': '__main__'})
-    except BaseException as raised:
-        error = repr(raised)[:300]
-    finally:
-        captured, sys.stdout = sys.stdout, captured
-    return {'stdout': captured.getvalue(), 'error': error}
-
-results = []
-for source in json.load(sys.stdin):
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        signal.alarm(30)
-        with os.fdopen(write, 'w') as pipe:
-            json.dump(run(source), pipe)
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    results.append(json.loads(data) if data else None)
-json.dump(results, sys.__stdout__)
-"""
-
-
 @pytest.fixture(scope="module")
 def unsandboxed() -> dict[str, dict[str, str]]:
     """Every escape's program, run where nothing guards it."""
-    programs = [escape.program for escape in ESCAPES.values()]
+    scenarios = [[escape.program] for escape in ESCAPES.values()]
     completed = subprocess.run(
-        [sys.executable, "-c", _UNSANDBOXED],
-        input=json.dumps(programs),
+        [sys.executable, "-c", UNISOLATED],
+        input=json.dumps(scenarios),
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     )
-    return dict(zip(ESCAPES, json.loads(completed.stdout), strict=True))
+    return {name: outputs and outputs[0] for name, outputs in zip(ESCAPES, json.loads(completed.stdout), strict=True)}
 
 
 @pytest.mark.parametrize("name", list(ESCAPES), ids=str)

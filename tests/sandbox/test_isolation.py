@@ -32,7 +32,7 @@ import pytest
 
 from potcot.sandbox import ExecutionResult, Sandbox, SandboxLimits
 from tests.sandbox import attacks
-from tests.sandbox.attacks import MARK, Code, escape
+from tests.sandbox.attacks import DISARM, MARK, UNISOLATED, Code, escape
 
 # Room for an environment dump, and time for a scan of every object in the process.
 LIMITS = SandboxLimits(timeout_s=10.0, memory_mb=512, max_output_chars=20_000)
@@ -823,18 +823,10 @@ def test_no_program_sees_a_later_one(pool: Sandbox, spy: str, tmp_path: Path) ->
 # 5. Turning the in-process monitor off opens nothing
 
 
-_DISARM = r"""
-import gc, os
-disarmed = 0
-for obj in gc.get_objects():
-    try:
-        attributes = getattr(obj, '__dict__', None)
-        if type(attributes) is dict and 'armed' in attributes:
-            obj.armed = False
-            type(obj).__call__ = lambda self, *args: None
-            disarmed += 1
-    except Exception:
-        pass
+_DISARM = (
+    DISARM
+    + r"""
+import os
 print('disarmed', disarmed)
 def attempt(name, action):
     try:
@@ -847,6 +839,7 @@ attempt('write', lambda: open($written, 'w').write('x'))
 attempt('listdir', lambda: os.listdir('/'))
 print($mark)
 """
+)
 
 
 def test_a_disarmed_monitor_opens_nothing(pool: Sandbox, tmp_path: Path) -> None:
@@ -1065,47 +1058,6 @@ def test_a_program_holds_only_its_own_pipes(pool: Sandbox, planted: Planted) -> 
 # scenario in a fork of its own, so that scenarios do not disturb each other).
 
 
-_UNISOLATED = r"""
-import io, json, os, signal, sys
-import mpmath, numpy, sympy
-
-class Captured(io.StringIO):
-    pass
-
-def compile_program(source):
-    return compile(source, '<program>', 'exec')
-
-def run(source):
-    stdout, sys.stdout = sys.stdout, Captured()
-    error = None
-    try:
-        exec(compile_program(source), {'__name__': '__main__'})
-    except BaseException as raised:
-        error = repr(raised)[:300]
-    finally:
-        captured, sys.stdout = sys.stdout, stdout
-    return {'stdout': getattr(captured, 'getvalue', lambda: '')(), 'error': error}
-
-results = []
-for scenario in json.load(sys.stdin):
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        signal.alarm(30)
-        outputs = [run(source) for source in scenario]
-        with os.fdopen(write, 'w') as pipe:
-            json.dump(outputs, pipe)
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    results.append(json.loads(data) if data else None)
-json.dump(results, sys.__stdout__)
-"""
-
-
 def last_line(output: dict[str, str] | None) -> str | None:
     lines = [line.strip() for line in (output or {}).get("stdout", "").splitlines() if line.strip()]
     return lines[-1] if lines else None
@@ -1128,7 +1080,7 @@ def unisolated(planted: Planted, tmp_path_factory: pytest.TempPathFactory) -> Un
         f"spy/{name}": [spy_program(name, stash), victim.program, python(_ASK, stash=stash)] for name in SPY_IDS
     }
     completed = subprocess.run(
-        [sys.executable, "-c", _UNISOLATED],
+        [sys.executable, "-c", UNISOLATED],
         input=json.dumps(list(scenarios.values())),
         capture_output=True,
         text=True,
