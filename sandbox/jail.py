@@ -26,7 +26,7 @@ import sysconfig
 from collections.abc import Iterable, Sequence
 
 from potcot.sandbox import landlock, libc
-from potcot.sandbox.namespaces import ProgramNamespaces, enter_template_namespaces
+from potcot.sandbox.namespaces import ProgramNamespaces, enter_template_namespaces, hide_processes
 from potcot.sandbox.seccomp import CONFINING_CALLS, PROGRAM_CALLS, SeccompFilter
 from potcot.sandbox.state import ProcessState
 
@@ -104,8 +104,8 @@ class TemplateIsolation:
             (active if ok else missing)[layer] = how
         if "namespaces" in active:
             active["process-namespaces"] = (
-                "each program's process alone in a PID and an IPC namespace: no other process to name, "
-                "no System V object of anyone's"
+                "each program's process alone in a PID and an IPC namespace: no other process to name or "
+                "see in /proc, no System V object of anyone's"
             )
         else:
             missing["process-namespaces"] = "needs the template's own namespaces"
@@ -170,8 +170,11 @@ class Jail:
         return cls(isolation, IsolationReport(active, missing), ruleset, filters)
 
     def seal(self) -> None:
-        """Load the template's own filter: from now on the template, and every process it forks, can
-        make only the calls of the allow-list."""
+        """Hide the host's processes from the template's mount namespace where it has one, and load
+        the template's own filter: from now on the template, and every process it forks, can make
+        only the calls of the allow-list."""
+        if self._namespaces is not None:
+            hide_processes()
         if self._filters is not None:
             libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
             self._filters[0].load()

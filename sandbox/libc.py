@@ -12,12 +12,14 @@ PR_SET_PDEATHSIG = 1
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_MODE_FILTER = 2
+CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MADV_COLLAPSE = 25
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 1 << 14, 1 << 18
 _CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -51,6 +53,14 @@ def unshare(flags: int) -> None:
 
 def setns(fd: int, namespace_type: int) -> None:
     _checked(_libc.setns(fd, namespace_type), "setns")
+
+
+def mount(source: str | None, target: str, filesystem: str | None, flags: int, data: str | None = None) -> None:
+    def encoded(text: str | None) -> bytes | None:
+        return None if text is None else text.encode()
+
+    result = _libc.mount(encoded(source), encoded(target), encoded(filesystem), flags, encoded(data))
+    _checked(result, f"mount({target})")
 
 
 def sethostname(name: str) -> None:

@@ -25,7 +25,7 @@ import signal
 
 from potcot.sandbox import libc
 
-_TEMPLATE_NAMESPACES = libc.CLONE_NEWNET | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWPID
+_TEMPLATE_NAMESPACES = libc.CLONE_NEWNS | libc.CLONE_NEWNET | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWPID
 _PROGRAM_NAMESPACES = libc.CLONE_NEWPID | libc.CLONE_NEWIPC
 _HOSTNAME = "sandbox"
 
@@ -37,16 +37,26 @@ def enter_template_namespaces() -> tuple[bool, str]:
     this returns in its child, the template; the holder never returns."""
     try:
         libc.unshare(libc.CLONE_NEWUSER | _TEMPLATE_NAMESPACES)
-        how = "user, PID, IPC, network and UTS namespaces of its own"
+        how = "user, PID, IPC, mount, network and UTS namespaces of its own"
     except OSError as user_error:
         try:
             libc.unshare(_TEMPLATE_NAMESPACES)
         except OSError:
             return False, f"namespaces unavailable to this process ({user_error.strerror})"
-        how = "PID, IPC, network and UTS namespaces of its own (no user namespace: privileged)"
+        how = "PID, IPC, mount, network and UTS namespaces of its own (no user namespace: privileged)"
     _fork_under_holder()
     libc.sethostname(_HOSTNAME)
+    libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)  # nothing mounted here reaches the host
     return True, how
+
+
+def hide_processes() -> None:
+    """Mount an empty, read-only file system over ``/proc`` in the template's own mount namespace:
+    ``/proc`` is the host's, and even where Landlock refuses to open its files, ``stat`` and
+    ``readlink`` would still tell which processes exist. The template calls this once it no longer
+    reads ``/proc`` itself, and every process it forks after inherits the view."""
+    flags = libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC
+    libc.mount("none", "/proc", "tmpfs", flags, "size=4k,mode=0555")
 
 
 def _fork_under_holder() -> None:

@@ -107,6 +107,7 @@ class Template:
         preload(kind, limits)
         self.jail = Jail.prepare(isolation)
         settle_memory()
+        self._statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)  # /proc is hidden once sealed
         self.jail.seal()
         self._spare: _ProgramProcess | None = None
 
@@ -125,11 +126,14 @@ class Template:
             self._spare = self._fork()
             control.send(ENDED.pack(*process.wait(deadline)))
 
+    def _address_space(self) -> int:
+        return int(os.pread(self._statm, 128, 0).split()[0]) * _PAGE_SIZE
+
     def _fork(self) -> _ProgramProcess:
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         process_limits = ProcessLimits(
-            address_space_bytes=_address_space() + self.limits.memory_mb * 2**20,
+            address_space_bytes=self._address_space() + self.limits.memory_mb * 2**20,
             cpu_seconds=_MAX_CPU_SECONDS,
             open_files=self.limits.max_open_files,
         )
@@ -188,11 +192,6 @@ def collapse_into_huge_pages() -> int:
     return collapsed
 
 
-def _address_space() -> int:
-    with open("/proc/self/statm", "rb") as statm:
-        return int(statm.read().split()[0]) * _PAGE_SIZE
-
-
 def main() -> None:
     kind, limits_json, control_fd = sys.argv[1:4]
     control = socket.socket(fileno=int(control_fd))
@@ -200,13 +199,13 @@ def main() -> None:
     try:
         # What a program's process may read, the same for every kind: the symbolic one's libraries.
         isolation = TemplateIsolation.begin(library_paths(TemplateKind.SYMBOLIC.modules))
+        # /proc is the pool's (until the template hides it): there this process has the pid the
+        # pool knows it by, whatever its own namespace calls it.
+        pid = int(os.readlink("/proc/self"))
         template = Template(TemplateKind(kind), SandboxLimits(**json.loads(limits_json)), isolation)
     except Exception as error:
         control.send(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
         raise SystemExit(1) from error
-    # /proc is the pool's: there this process has the pid the pool knows it by, whatever its own
-    # namespace calls it.
-    pid = int(os.readlink("/proc/self"))
     control.send(json.dumps({"isolation": template.jail.report.to_dict(), "pid": pid}).encode())
     template.serve(control)
 

@@ -39,6 +39,8 @@ PROBE = textwrap.dedent("""
         attempt("read /etc/passwd", lambda: open("/etc/passwd").read())
         attempt("list /", lambda: os.listdir("/"))
         attempt("read /proc of another process", lambda: open(f"/proc/{outside}/stat").read())
+        attempt("follow a link in another process's /proc", lambda: os.readlink(f"/proc/{outside}/cwd"))
+        attempt("see another process in /proc", lambda: os.stat(f"/proc/{outside}"))
         attempt("write a file", lambda: open(sys.argv[1], "w").write("x"))
         attempt("make a directory", lambda: os.mkdir(sys.argv[1] + ".d"))
         attempt("open a socket", lambda: socket.socket().close())
@@ -81,6 +83,7 @@ DENIED = [
     "read /etc/passwd",
     "list /",
     "read /proc of another process",
+    "follow a link in another process's /proc",
     "write a file",
     "make a directory",
     "open a socket",
@@ -115,6 +118,7 @@ def test_every_denied_action_works_without_the_layers(tmp_path: Path) -> None:
     """The same probe in a plain forked process: what the layers deny is real."""
     seen = probe(tmp_path, [], "unconfined")
     possible = [name for name in DENIED if name not in ("fork", "exec", "a call off the list")]
+    possible.append("see another process in /proc")
     assert {name: seen["outcomes"][name] for name in possible} == dict.fromkeys(possible, "allowed")
 
 
@@ -124,6 +128,7 @@ def test_kernel_layers_alone_contain_a_process(tmp_path: Path) -> None:
     assert {name: seen["outcomes"][name] for name in DENIED} == dict.fromkeys(DENIED, "denied")
     active = set(seen["report"]["active"])
     assert {"seccomp", "landlock", "namespaces", "process-namespaces", "rlimits", "clean-state"} <= active
+    assert seen["outcomes"]["see another process in /proc"] == "denied"  # an empty /proc over the host's
     assert seen["pid"] == 1  # alone in its PID namespace
 
 
@@ -133,6 +138,7 @@ def test_without_namespaces_the_other_layers_still_contain_a_process(tmp_path: P
     seen = probe(tmp_path, [sys.executable, "-c", WITHOUT_NAMESPACES])
     assert {name: seen["outcomes"][name] for name in DENIED} == dict.fromkeys(DENIED, "denied")
     assert {"namespaces", "process-namespaces"} <= set(seen["report"]["missing"])
+    assert seen["outcomes"]["see another process in /proc"] == "allowed"  # what remains: Landlock opens nothing
     assert seen["pid"] != 1
 
 
