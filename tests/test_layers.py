@@ -1,4 +1,4 @@
-"""The layers of ../shared/DESIGN.md, read from the source: a package imports only the packages below
+"""potcot's layers, read from the source: a package imports only the packages below
 it, not even lazily inside a function, and only the ``potcot`` command reaches all of them. The
 performance scripts measure every layer, so they sit on top, beside the command."""
 
