@@ -63,7 +63,7 @@ def shipped_file(package: str, name: str) -> Iterator[Path]:
     package is imported from a zip); a name whose data is not shipped says why and how to get it."""
     source = sources(package)[name]
     if source.file is None:
-        raise FileNotFoundError(f"{name} is not shipped with potcot: {source.note}")
+        raise FileNotFoundError(f"{name} is not shipped with potcot. {source.note}")
     with resources.as_file(data_folder(package) / source.file) as path:
         yield path
 
