@@ -83,11 +83,14 @@ class BenchCommand(Command, ClientSettings, SolverSettings):
             CliApp.run_subcommand(self)
             return
         from potcot.benchmarks.client import ServerUnreachable
+        from potcot.benchmarks.datasets import check_dataset
         from potcot.benchmarks.summary import markdown_table
         from potcot.server.engines import EngineUnavailable
 
         config = self._config()
         try:
+            for name in config.datasets:
+                check_dataset(name, config.data_dir)
             summary = asyncio.run(self._bench(config))
         except (ServerUnreachable, EngineUnavailable, FileNotFoundError, ValueError) as error:
             raise SystemExit(f"potcot bench: {error}") from None

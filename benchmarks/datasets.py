@@ -7,10 +7,12 @@ Rows are ``{"id", "question", "answer", "choices", "source", "meta"}``. A malfor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from potcot.answers import CHOICE_LETTERS, option_letters
@@ -68,22 +70,43 @@ def configured_data_dir() -> Path | None:
 def load_dataset(name_or_path: str, data_dir: Path | None = None) -> Dataset:
     """A dataset of the suite by name (``gsm8k``): from ``data_dir`` or ``POTCOT_DATA_DIR`` where one is
     set, else the copy shipped with potcot; or any JSONL file (``.jsonl`` or ``.jsonl.gz``) by path."""
+    with _located(name_or_path, data_dir) as (path, name):
+        return read_dataset(path, name)
+
+
+def check_dataset(name_or_path: str, data_dir: Path | None = None) -> None:
+    """Fail as ``load_dataset`` would on a name or file that is not there, without reading it, so that
+    a benchmark says so before it spends minutes starting an engine."""
+    with _located(name_or_path, data_dir) as (path, _):
+        if not path.is_file():
+            raise FileNotFoundError(_missing(path))
+
+
+@contextlib.contextmanager
+def _located(name_or_path: str, data_dir: Path | None) -> Iterator[tuple[Path, str]]:
+    """The file a dataset is read from, and the dataset's name."""
     if name_or_path in DATASETS:
         directory = data_dir or configured_data_dir()
         if directory is None:
             with shipped_file(_PACKAGE, name_or_path) as shipped:
-                return read_dataset(shipped, name_or_path)
-        return read_dataset(directory / f"{name_or_path}.jsonl", name_or_path)
+                yield shipped, name_or_path
+        else:
+            yield directory / f"{name_or_path}.jsonl", name_or_path
+        return
     path = Path(name_or_path)
     if not path.name.endswith((".jsonl", ".jsonl.gz")):
         raise ValueError(f"unknown dataset {name_or_path!r}: use one of {', '.join(DATASETS)} or a .jsonl file")
-    return read_dataset(path, path.name.removesuffix(".gz").removesuffix(".jsonl"))
+    yield path, path.name.removesuffix(".gz").removesuffix(".jsonl")
+
+
+def _missing(path: Path) -> str:
+    return f"no dataset file at {path} (set --data-dir or POTCOT_DATA_DIR)"
 
 
 def read_dataset(path: Path, name: str) -> Dataset:
     """Every well-formed row of the file; a malformed or repeated one is logged and counted as skipped."""
     if not path.is_file():
-        raise FileNotFoundError(f"no dataset file at {path} (set --data-dir or POTCOT_DATA_DIR)")
+        raise FileNotFoundError(_missing(path))
     items: list[Item] = []
     skipped: list[SkippedRow] = []
     seen: set[str] = set()

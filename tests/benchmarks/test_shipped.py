@@ -12,6 +12,7 @@ import pytest
 from potcot.benchmarks.commands import CompareCommand
 from potcot.benchmarks.datasets import DATASETS, load_dataset, published_figures
 from potcot.benchmarks.shipped import Source, data_folder, shipped_file, sources
+from potcot.cli import main
 from tests.conftest import DATA_DIR
 
 PACKAGES = ("potcot.benchmarks", "potcot.training")
@@ -90,3 +91,12 @@ def test_the_data_folders_hold_only_what_their_records_name() -> None:
         named = {source.file for source in sources(package).values() if source.file}
         extra = {"sources.json", "README.md", *(["mammoth_published.json"] if package == "potcot.benchmarks" else [])}
         assert {path.name for path in folder.iterdir() if path.is_file()} == named | extra
+
+
+@pytest.mark.timeout(60)  # a check that let these through would start the engine, for minutes
+@pytest.mark.parametrize(
+    ("datasets", "error"), [("gsm8k,gsm9k", "unknown dataset 'gsm9k'"), ("simuleq", "simuleq is not shipped")]
+)
+def test_bench_refuses_a_dataset_it_cannot_read_before_it_starts_an_engine(datasets: str, error: str) -> None:
+    with pytest.raises(SystemExit, match=f"potcot bench: {error}"):
+        main(["bench", "--datasets", datasets])
