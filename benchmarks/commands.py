@@ -38,15 +38,16 @@ class CompareCommand(BaseModel):
 
     run: CliPositionalArg[Path] = Field(description="a benchmark output folder (--out of potcot bench)")
     model: str = Field("MAmmoTH-7B", description="the published model to compare with")
-    published: Path | None = Field(None, description="default: shared/data/published/mammoth.json")
+    published: Path | None = Field(
+        None, description="a JSON file of published figures; default: the MAmmoTH paper's, shipped with potcot"
+    )
 
     def cli_cmd(self) -> None:
-        from potcot.benchmarks.datasets import default_data_dir
+        from potcot.benchmarks.datasets import published_figures
         from potcot.benchmarks.summary import comparison_table
 
-        published_path = self.published or default_data_dir().parent / "published" / "mammoth.json"
         summary = json.loads(read_text(self.run / "summary.json"))
-        published = json.loads(read_text(published_path))
+        published = json.loads(read_text(self.published) if self.published else published_figures())
         try:
             table = comparison_table(summary, published, self.model)
         except ValueError as error:
@@ -69,7 +70,9 @@ class BenchCommand(Command, ClientSettings, SolverSettings):
     )
     out: Path | None = Field(None, description="results folder; run again with the same one to resume")
     grading: GradingChoice = Field(Grading.STRICT, description="strict, or mammoth (the paper's scoring)")
-    data_dir: Path | None = Field(None, description="where the suite's JSONL files are; default: POTCOT_DATA_DIR")
+    data_dir: Path | None = Field(
+        None, description="a folder of the suite's <name>.jsonl files; default: POTCOT_DATA_DIR, else the shipped suite"
+    )
     seed: int | None = Field(None, description="sampling seed")
     samples: int | None = Field(
         None, ge=1, le=MAX_SAMPLES, description=f"vote: the most samples of each rationale; default {DEFAULT_SAMPLES}"
@@ -80,11 +83,14 @@ class BenchCommand(Command, ClientSettings, SolverSettings):
             CliApp.run_subcommand(self)
             return
         from potcot.benchmarks.client import ServerUnreachable
+        from potcot.benchmarks.datasets import check_dataset
         from potcot.benchmarks.summary import markdown_table
         from potcot.server.engines import EngineUnavailable
 
         config = self._config()
         try:
+            for name in config.datasets:
+                check_dataset(name, config.data_dir)
             summary = asyncio.run(self._bench(config))
         except (ServerUnreachable, EngineUnavailable, FileNotFoundError, ValueError) as error:
             raise SystemExit(f"potcot bench: {error}") from None

@@ -1,4 +1,5 @@
-"""The evaluation suite: the MAmmoTH datasets by name, or any JSONL file of the same shape.
+"""The evaluation suite: the MAmmoTH datasets by name, shipped with potcot (``benchmarks/data/``), or
+any JSONL file of the same shape.
 
 Rows are ``{"id", "question", "answer", "choices", "source", "meta"}``. A malformed row is reported
 (file, line, why) and skipped; the run's summary counts the skipped rows.
@@ -6,15 +7,21 @@ Rows are ``{"id", "question", "answer", "choices", "source", "meta"}``. A malfor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from potcot.answers import CHOICE_LETTERS, option_letters
+from potcot.benchmarks.shipped import data_folder, open_text, shipped_file
 
 logger = logging.getLogger(__name__)
+
+_PACKAGE = "potcot.benchmarks"
+_PUBLISHED = "mammoth_published.json"
 
 DATASETS = (
     "gsm8k",
@@ -53,27 +60,57 @@ class Dataset:
     skipped: tuple[SkippedRow, ...]
 
 
-def default_data_dir() -> Path:
-    """``POTCOT_DATA_DIR``, else the ``shared/data/benchmarks`` folder beside this checkout."""
+def configured_data_dir() -> Path | None:
+    """``POTCOT_DATA_DIR``: a folder of the suite's ``<name>.jsonl`` files to read instead of the shipped
+    copies (a newer build of the data, or one potcot may not ship)."""
     configured = os.environ.get("POTCOT_DATA_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks"
+    return Path(configured) if configured else None
 
 
 def load_dataset(name_or_path: str, data_dir: Path | None = None) -> Dataset:
-    """A dataset by name (``gsm8k``) from ``data_dir``, or any JSONL file by path."""
-    path = Path(name_or_path)
+    """A dataset of the suite by name (``gsm8k``): from ``data_dir`` or ``POTCOT_DATA_DIR`` where one is
+    set, else the copy shipped with potcot; or any JSONL file (``.jsonl`` or ``.jsonl.gz``) by path."""
+    with _located(name_or_path, data_dir) as (path, name):
+        return read_dataset(path, name)
+
+
+def check_dataset(name_or_path: str, data_dir: Path | None = None) -> None:
+    """Fail as ``load_dataset`` would on a name or file that is not there, without reading it, so that
+    a benchmark says so before it spends minutes starting an engine."""
+    with _located(name_or_path, data_dir) as (path, _):
+        if not path.is_file():
+            raise FileNotFoundError(_missing(path))
+
+
+@contextlib.contextmanager
+def _located(name_or_path: str, data_dir: Path | None) -> Iterator[tuple[Path, str]]:
+    """The file a dataset is read from, and the dataset's name."""
     if name_or_path in DATASETS:
-        path = (data_dir or default_data_dir()) / f"{name_or_path}.jsonl"
-    elif path.suffix != ".jsonl":
+        directory = data_dir or configured_data_dir()
+        if directory is None:
+            with shipped_file(_PACKAGE, name_or_path) as shipped:
+                yield shipped, name_or_path
+        else:
+            yield directory / f"{name_or_path}.jsonl", name_or_path
+        return
+    path = Path(name_or_path)
+    if not path.name.endswith((".jsonl", ".jsonl.gz")):
         raise ValueError(f"unknown dataset {name_or_path!r}: use one of {', '.join(DATASETS)} or a .jsonl file")
+    yield path, path.name.removesuffix(".gz").removesuffix(".jsonl")
+
+
+def _missing(path: Path) -> str:
+    return f"no dataset file at {path} (set --data-dir or POTCOT_DATA_DIR)"
+
+
+def read_dataset(path: Path, name: str) -> Dataset:
+    """Every well-formed row of the file; a malformed or repeated one is logged and counted as skipped."""
     if not path.is_file():
-        raise FileNotFoundError(f"no dataset file at {path} (set --data-dir or POTCOT_DATA_DIR)")
+        raise FileNotFoundError(_missing(path))
     items: list[Item] = []
     skipped: list[SkippedRow] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as rows:
+    with open_text(path) as rows:
         for number, line in enumerate(rows, start=1):
             if not line.strip():
                 continue
@@ -87,7 +124,12 @@ def load_dataset(name_or_path: str, data_dir: Path | None = None) -> Dataset:
                 continue
             seen.add(item.id)
             items.append(item)
-    return Dataset(path.stem if name_or_path not in DATASETS else name_or_path, tuple(items), tuple(skipped))
+    return Dataset(name, tuple(items), tuple(skipped))
+
+
+def published_figures() -> str:
+    """The MAmmoTH paper's published accuracies (JSON), the default for ``potcot bench compare``."""
+    return (data_folder(_PACKAGE) / _PUBLISHED).read_text(encoding="utf-8")
 
 
 def parse_row(line: str) -> Item:

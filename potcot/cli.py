@@ -43,7 +43,7 @@ COMMANDS: Mapping[str, Entry] = MappingProxyType(
                        "potcot.server.commands", "FleetCommand"),
         "bench": Entry("run and grade the MAmmoTH evaluation suite; bench compare: beside the paper's figures",
                        "potcot.benchmarks.commands", "BenchCommand", "bench"),
-        "data": Entry("curate training data: gsm8k-pot, filter, mix",
+        "data": Entry("curate training data: fetch, gsm8k-pot, filter, tir, mix, miniature",
                       "potcot.training.commands", "DataCommand", "bench"),
         "train": Entry("supervised fine-tuning from a YAML config; train merge: merge a LoRA adapter",
                        "potcot.training.commands", "TrainCommand", "train"),

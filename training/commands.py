@@ -3,33 +3,87 @@ What needs the ``train`` extra (transformers, peft, trl) is imported only when a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
-from pydantic_settings import CliApp, CliSubCommand
+from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand
 
 from potcot.answers import Grader
 from potcot.sandbox import Sandbox
-from potcot.sandbox.commands import read_text
-from potcot.server.settings import Command
+from potcot.server.settings import Command, EngineSettings
+from potcot.training.fetch import SOURCES
 
 if TYPE_CHECKING:
     from potcot.training.filter import FilterReport
+    from potcot.training.records import RationaleRecord
+
+# What a training input may name besides a file, for the flags' help.
+_NAMED = "a JSONL file, or the name of training data (gsm8k-train ships with potcot; potcot data fetch gets others)"
+
+
+def _cache_dir() -> Path:
+    """potcot's cache (``POTCOT_CACHE_DIR``), where fetched data and trained miniatures are kept."""
+    return EngineSettings(engine="vllm").cache_dir
+
+
+def _rows(name_or_path: str, command: str) -> list[dict[str, Any]]:
+    from potcot.training.inputs import read_input
+
+    try:
+        return read_input(name_or_path, _cache_dir())
+    except (OSError, ValueError) as error:  # a missing file, no such name, or a file that is not JSONL
+        raise SystemExit(f"potcot data {command}: {error}") from None
+
+
+def _records(names_or_paths: list[str], command: str) -> list[RationaleRecord]:
+    from potcot.training.records import records_of
+
+    return [record for value in names_or_paths for record in records_of(_rows(value, command))]
+
+
+class FetchCommand(BaseModel):
+    """Download training data from the Hugging Face hub into potcot's cache, as the rows the pipeline
+    reads; without the network, convert a copy downloaded elsewhere (--input)."""
+
+    name: CliPositionalArg[str] = Field(description=f"what to fetch: {', '.join(SOURCES)}")
+    input: list[Path] = Field(
+        default_factory=list,
+        description="convert this file (the source's own schema: JSONL, JSON or Parquet) instead of downloading; "
+        "repeat the flag for several",
+    )
+    timeout_s: float = Field(10.0, gt=0, description="seconds to wait for the hub to answer")
+
+    def cli_cmd(self) -> None:
+        from tqdm import tqdm
+
+        from potcot.training.fetch import converted, fetched_path, source_of, source_records, write_rows
+
+        try:
+            records = source_records(self.name, self.input, self.timeout_s)
+            rows = converted(source_of(self.name), tqdm(records, desc=f"converting {self.name}", unit=" records"))
+            report = write_rows(rows, fetched_path(_cache_dir(), self.name))
+        except ModuleNotFoundError as error:
+            needs = f"potcot data fetch needs the 'train' extra ({error})"
+            raise SystemExit(f"{needs}: pip install 'potcot[train]'") from None
+        except (OSError, ValueError) as error:  # no hub (a ConnectionError), a missing file, another schema
+            raise SystemExit(f"potcot data fetch: {error}") from None
+        skipped = f", {report.skipped} skipped (no answer to train on)" if report.skipped else ""
+        print(f"{report.written} rows of {self.name} in {report.path}{skipped}; "
+              f"use them as {self.name} wherever a training input is asked for")  # fmt: skip
 
 
 class Gsm8kPotCommand(BaseModel):
     """Turn GSM8K training rationales into programs of thought, from their calculator annotations."""
 
-    input: Path = Field(description="GSM8K training rows with meta.solution (shared/data/train/gsm8k.jsonl)")
+    input: str = Field(description=f"GSM8K training rows with meta.solution: {_NAMED}")
     output: Path = Field(description="program-of-thought records (JSONL)")
 
     def cli_cmd(self) -> None:
         from potcot.training.gsm8k_pot import convert
         from potcot.training.records import write_jsonl
 
-        rows = [json.loads(line) for line in read_text(self.input).split("\n") if line.strip()]
+        rows = _rows(self.input, "gsm8k-pot")
         written = write_jsonl(self.output, convert(rows))
         print(f"{written} of {len(rows)} rationales became programs ({100 * written / max(len(rows), 1):.1f}%); "
               f"`potcot data filter` keeps those whose answer matches")  # fmt: skip
@@ -38,15 +92,15 @@ class Gsm8kPotCommand(BaseModel):
 class FilterCommand(BaseModel):
     """Run every program of thought in the sandbox; keep it only if its answer matches the reference."""
 
-    input: Path = Field(description="program-of-thought records (JSONL)")
+    input: str = Field(description=f"program-of-thought records: {_NAMED}")
     output: Path = Field(description="the records kept")
     workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
 
     def cli_cmd(self) -> None:
         from potcot.training.filter import filter_programs
-        from potcot.training.records import read_records, write_jsonl
+        from potcot.training.records import write_jsonl
 
-        records = list(read_records(self.input))
+        records = _records([self.input], "filter")
         with Sandbox(self.workers) as sandbox, Grader() as grader:
             kept, report = filter_programs(records, sandbox, grader)
         write_jsonl(self.output, kept)
@@ -56,15 +110,15 @@ class FilterCommand(BaseModel):
 class TirCommand(BaseModel):
     """Programs of thought as tool-integrated rationales with their real output; wrong answers dropped."""
 
-    input: Path = Field(description="program-of-thought records (JSONL), e.g. the output of `potcot data filter`")
+    input: str = Field(description=f"program-of-thought records, e.g. the output of `potcot data filter`: {_NAMED}")
     output: Path = Field(description="tool-integrated records (JSONL), for `potcot data mix --tir`")
     workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
 
     def cli_cmd(self) -> None:
-        from potcot.training.records import read_records, write_jsonl
+        from potcot.training.records import write_jsonl
         from potcot.training.tir import tir_records
 
-        records = list(read_records(self.input))
+        records = _records([self.input], "tir")
         try:
             with Sandbox(self.workers) as sandbox, Grader() as grader:
                 written, report = tir_records(records, sandbox, grader)
@@ -81,11 +135,14 @@ def _outcomes(report: FilterReport) -> str:
 class MixCommand(BaseModel):
     """Build a hybrid instruction set (instruction, output, source) with train and held-out splits."""
 
-    pot: list[Path] = Field(default_factory=list, description="program-of-thought records (repeat the flag)")
-    cot: list[Path] = Field(
-        default_factory=list, description="chain-of-thought records, or training rows with meta.solution"
+    pot: list[str] = Field(default_factory=list, description=f"program-of-thought records (repeat the flag): {_NAMED}")
+    cot: list[str] = Field(
+        default_factory=list,
+        description=f"chain-of-thought records, or training rows with meta.solution (repeat the flag): {_NAMED}",
     )
-    tir: list[Path] = Field(default_factory=list, description="tool-integrated records, from `potcot data tir`")
+    tir: list[str] = Field(
+        default_factory=list, description=f"tool-integrated records, from `potcot data tir` (repeat the flag): {_NAMED}"
+    )
     output: Path = Field(description="a folder for train.jsonl and eval.jsonl")
     style: str = Field("alpaca", pattern="^(alpaca|chat)$", description="alpaca (MathInstruct) or chat")
     cot_share: float | None = Field(None, ge=0, le=1, description="share of chains of thought; default: keep all")
@@ -95,9 +152,9 @@ class MixCommand(BaseModel):
     def cli_cmd(self) -> None:
         from potcot.server.prompts import PromptStyle
         from potcot.training.mix import MixConfig, mix
-        from potcot.training.records import read_records, write_jsonl
+        from potcot.training.records import write_jsonl
 
-        records = [record for path in [*self.pot, *self.cot, *self.tir] for record in read_records(path)]
+        records = _records([*self.pot, *self.cot, *self.tir], "mix")
         config = MixConfig(PromptStyle(self.style), self.cot_share, self.eval_fraction, self.seed)
         train, held_out, stats = mix(records, config)
         write_jsonl(self.output / "train.jsonl", train)
@@ -134,9 +191,10 @@ class MiniatureCommand(BaseModel):
 
 
 class DataCommand(Command):
-    """Curate training data: programs from GSM8K, the execution filter, TIR records, the hybrid mix, the
-    miniature family."""
+    """Curate training data: fetching it, programs from GSM8K, the execution filter, TIR records, the
+    hybrid mix, the miniature family."""
 
+    fetch: CliSubCommand[FetchCommand]
     gsm8k_pot: CliSubCommand[Gsm8kPotCommand]
     filter: CliSubCommand[FilterCommand]
     tir: CliSubCommand[TirCommand]
@@ -173,14 +231,12 @@ class MiniatureRunCommand(BaseModel):
     )
 
     def cli_cmd(self) -> None:
-        from potcot.server.settings import EngineSettings
         from potcot.training.miniature.pipeline import MiniatureRun, freeze_checkpoint, run_miniature
         from potcot.training.miniature.splits import MiniatureConfig
 
-        cache_dir = EngineSettings(engine="vllm").cache_dir
         data = MiniatureConfig(train=self.train_problems)
         try:
-            summary = run_miniature(MiniatureRun(self.out, cache_dir, data, checkpoint=self.checkpoint))
+            summary = run_miniature(MiniatureRun(self.out, _cache_dir(), data, checkpoint=self.checkpoint))
         except ValueError as error:
             raise SystemExit(f"potcot train miniature: {error}") from None
         if self.freeze is not None:

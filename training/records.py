@@ -5,6 +5,7 @@ read and written as JSONL."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -28,13 +29,20 @@ class RationaleRecord:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every row of a JSONL file, blank lines skipped."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    """Every row of a JSONL file (gzip-compressed where its name ends in ``.gz``), blank lines skipped."""
+    data = path.read_bytes()
+    text = (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 def read_records(path: Path) -> Iterator[RationaleRecord]:
     """Rationale records, or training rows (with ``meta.solution``) read as chains of thought."""
-    for row in read_jsonl(path):
+    return records_of(read_jsonl(path))
+
+
+def records_of(rows: Iterable[dict[str, Any]]) -> Iterator[RationaleRecord]:
+    """The rows that are rationale records, or training rows with a worked solution, as records."""
+    for row in rows:
         record = from_row(row)
         if record is not None:
             yield record

@@ -27,7 +27,7 @@ import httpx
 
 from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, HttpSolver, run_benchmark, solve_request
-from potcot.benchmarks.datasets import default_data_dir, load_dataset
+from potcot.benchmarks.datasets import load_dataset
 from potcot.server.processes import ServerProcess, free_port, potcot_serve
 from potcot.server.solver import Strategy
 
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: the shipped suite")
     args = parser.parse_args()
 
     logs = Path(tempfile.mkdtemp(prefix="potcot-client-"))

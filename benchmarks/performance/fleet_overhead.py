@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from potcot.benchmarks.datasets import default_data_dir, load_dataset
+from potcot.benchmarks.datasets import load_dataset
 from potcot.server.embedded import model_to_serve
 from potcot.server.fleet import CPU_REPLICA_FLAGS, Fleet, FleetSpec
 from potcot.server.processes import ServerProcess, free_port, potcot_serve, vllm_serve
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args()
 
-    items = load_dataset("gsm8k", default_data_dir()).items[: args.questions]
+    items = load_dataset("gsm8k").items[: args.questions]
     bodies: list[dict[str, object]] = [
         {"question": item.question, "strategy": args.strategy, "max_tokens": args.max_tokens, "seed": index}
         for index, item in enumerate(items)

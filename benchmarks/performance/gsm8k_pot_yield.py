@@ -1,6 +1,6 @@
 """Yield of the GSM8K program-of-thought converter on the whole training split.
 
-    python -m potcot.benchmarks.performance.gsm8k_pot_yield [--input ../shared/data/train/gsm8k.jsonl]
+    python -m potcot.benchmarks.performance.gsm8k_pot_yield [--input gsm8k-train]
 
 Converts every rationale (``training.gsm8k_pot``), runs the programs in the sandbox, and counts the
 rows whose program prints the gold answer (``potcot.answers``). For comparison, it also counts
@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from pathlib import Path
 
 from potcot.answers import Grader
-from potcot.benchmarks.datasets import default_data_dir
 from potcot.sandbox import Sandbox
+from potcot.server.settings import EngineSettings
 from potcot.training.filter import filter_programs
 from potcot.training.gsm8k_pot import convert
-from potcot.training.records import read_jsonl
+from potcot.training.inputs import read_input
 
 _LAST_ANNOTATION = re.compile(r"<<[^<>=]*=([^<>]*)>>")
 REQUIRED_YIELD = 0.95
@@ -34,9 +33,9 @@ def last_annotation_agrees(row: dict[str, object], grader: Grader) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, default=default_data_dir().parent / "train" / "gsm8k.jsonl")
+    parser.add_argument("--input", default="gsm8k-train", help="a JSONL file, or the name of training data")
     args = parser.parse_args()
-    rows = read_jsonl(args.input)
+    rows = read_input(args.input, EngineSettings(engine="vllm").cache_dir)
     records = convert(rows)
     with Sandbox() as sandbox, Grader() as grader:
         _, report = filter_programs(records, sandbox, grader)

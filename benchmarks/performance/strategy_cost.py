@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 from potcot.answers import Grader
-from potcot.benchmarks.datasets import Item, default_data_dir, load_dataset
+from potcot.benchmarks.datasets import Item, load_dataset
 from potcot.server.inprocess import local_solver
 from potcot.server.settings import SolverSettings
 from potcot.server.solver import DEFAULT_SAMPLES, SolveOptions, Solver, Strategy
@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--max-model-len", type=int, default=1024)
     parser.add_argument("--model", default=None, help="default: the embedded model")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: the shipped suite")
     args = parser.parse_args()
     names = strategy_names(args.strategies)
     items = load_dataset("gsm8k", args.data_dir).items[: args.questions]
