@@ -30,7 +30,7 @@ def __getattr__(name: str) -> object:
     """The pool loads on first use. A template process imports this package too (it runs
     ``potcot.sandbox.template``), and every module it holds is memory each fork copies and each
     program's process may touch: threads, asyncio and subprocess, which only the pool needs, would
-    cost every program a tenth more time (README, Speed)."""
+    cost every program a tenth more time (docs/experiments/2026-12-sandbox-throughput.md)."""
     if name in ("Sandbox", "SandboxError"):
         from potcot.sandbox import pool
 

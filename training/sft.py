@@ -224,7 +224,8 @@ def fit_schedule_to_budget(scheduler: LambdaLR, budget: TimeBudget, total_steps:
     """The same learning-rate schedule, run to its end by the time the budget is spent when that
     comes before ``total_steps``: each step takes the rate the schedule has at whichever is further
     along, the steps or the minutes. A run its budget cuts short then ends as a whole run does, its
-    rate decayed, not stopped at whatever rate the cut found (README, the miniature's runs 13 and 14)."""
+    rate decayed, not stopped at whatever rate the cut found (docs/experiments/2026-12-miniature-runs.md,
+    runs 13 and 14)."""
     rates = [functools.partial(_rate_on_budget, rate, budget, total_steps) for rate in scheduler.lr_lambdas]
     return LambdaLR(scheduler.optimizer, rates)
 

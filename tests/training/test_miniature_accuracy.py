@@ -4,8 +4,8 @@ sandbox or the answer extraction that costs programs their answers fails here.
 
 The model is the one committed in tests/fixtures/miniature (its README says how it was trained),
 not a retrain: the same weights on every machine, so the floors measure the solver rather than a
-retrain's luck, and the suite does not spend 20 minutes training. Measured on it (README, "The
-paper's claim in miniature", run 24): pot 0.993, hybrid 0.993, tir 0.963, cot 0.017 on the test
+retrain's luck, and the suite does not spend 20 minutes training. Measured on it
+(docs/experiments/2026-12-miniature-runs.md, run 24): pot 0.993, hybrid 0.993, tir 0.963, cot 0.017 on the test
 split. The floors sit two to three standard errors of a 300-item split below those: a lost
 fiftieth of the programs' answers fails, the few greedy replies that another CPU's bfloat16 sums
 round the other way do not. A change to the family or the config that retrains the model refreezes it
