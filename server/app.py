@@ -15,32 +15,38 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from potcot.answers import Grader
 from potcot.sandbox import Sandbox, SandboxError
 from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, GenerationInterrupted, start_engine
-from potcot.server.errors import ApiError, error_response
+from potcot.server.errors import UNSUPPORTED_PARAMETER, ApiError, error_response
 from potcot.server.metrics import Metrics
 from potcot.server.middleware import REQUEST_ID_HEADER, AdmissionControl, ApiKeyAuth, RequestIdHeader, RequestMetrics
-from potcot.server.protocol import (
+from potcot.server.protocol import Health, SolveRequest, SolveResponse, error_responses, streamed
+from potcot.server.protocol_openai import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
     CompletionRequest,
     CompletionResponse,
-    Health,
+    ModelCard,
     ModelList,
-    SolveRequest,
-    SolveResponse,
-    error_responses,
-    streamed,
+)
+from potcot.server.protocol_tokenize import (
+    DetokenizeRequest,
+    DetokenizeResponse,
+    TokenizeRequest,
+    TokenizeResponse,
+    TokenizerInfoResponse,
 )
 from potcot.server.serving_chat import ChatService
 from potcot.server.serving_completions import CompletionService
 from potcot.server.serving_models import ModelRegistry
 from potcot.server.serving_solve import SolveService
+from potcot.server.serving_tokenize import TokenizeService
 from potcot.server.settings import EngineSettings, HttpSettings, ServerSettings
 from potcot.server.solver import Solver
 
@@ -55,6 +61,7 @@ class Services:
     solve: SolveService
     chat: ChatService
     completions: CompletionService
+    tokenize: TokenizeService
 
 
 class Runtime:
@@ -111,6 +118,7 @@ class Runtime:
             solve=SolveService(solver, models, self.metrics, self.settings),
             chat=ChatService(engine, solver, models, self.metrics, self.settings),
             completions=CompletionService(engine, models, self.metrics),
+            tokenize=TokenizeService(engine, models),
         )
         logger.info(
             "ready: serving %s with %s prompts; models %s",
@@ -168,6 +176,22 @@ def build_app(
     async def models() -> ModelList:
         return runtime.services.models.cards()
 
+    @app.get("/v1/models/{model:path}", response_model=ModelCard, responses=error_responses(401, 404, 503))
+    async def model(model: str) -> ModelCard:
+        return runtime.services.models.card(model)
+
+    @app.post("/tokenize", response_model=TokenizeResponse, responses=error_responses(400, 401, 404, 413, 503))
+    async def tokenize(body: TokenizeRequest) -> TokenizeResponse:
+        return await runtime.services.tokenize.tokenize(body)
+
+    @app.post("/detokenize", response_model=DetokenizeResponse, responses=error_responses(400, 401, 404, 413, 503))
+    async def detokenize(body: DetokenizeRequest) -> DetokenizeResponse:
+        return await runtime.services.tokenize.detokenize(body)
+
+    @app.get("/tokenizer_info", response_model=TokenizerInfoResponse, responses=error_responses(401, 404, 503))
+    async def tokenizer_info() -> TokenizerInfoResponse:
+        return await runtime.services.tokenize.tokenizer_info()
+
     @app.get("/health", response_model=Health, responses=error_responses(503))
     async def health() -> Health:
         await runtime.check_health()
@@ -182,7 +206,9 @@ def build_app(
 
 def _add_middleware(app: FastAPI, settings: HttpSettings, metrics: Metrics) -> None:
     """Outermost first: the request id (so that every response carries it), the metrics (so that
-    they count refusals), the API keys (so that nothing else runs without one), admission."""
+    they count refusals), CORS when configured (so that a browser's preflight, which carries no
+    key, is answered, and a refusal still reaches the page that asked), the API keys (so that
+    nothing else runs without one), admission."""
     app.add_middleware(
         AdmissionControl,
         capacity=settings.max_concurrent_requests,
@@ -193,6 +219,14 @@ def _add_middleware(app: FastAPI, settings: HttpSettings, metrics: Metrics) -> N
     )
     if settings.api_key:
         app.add_middleware(ApiKeyAuth, keys=[key.get_secret_value() for key in settings.api_key])
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=settings.allowed_methods,
+            allow_headers=settings.allowed_headers,
+            allow_credentials=settings.allow_credentials,
+        )
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(RequestIdHeader)
 
@@ -243,7 +277,7 @@ def _location(problem: Any) -> str:
 
 
 async def _api_error(request: Request, error: ApiError) -> JSONResponse:
-    return error_response(error.status, error.message, error.kind, error.param, error.headers)
+    return error_response(error.status, error.message, error.kind, error.param, error.headers, error.code)
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -256,11 +290,14 @@ async def _invalid_request(request: Request, error: RequestValidationError) -> J
             "invalid_request_error",
         )
     message = "; ".join(f"{_location(problem)}: {problem['msg']}" for problem in problems[:5])
-    return error_response(400, message, "invalid_request_error", _location(first))
+    code = UNSUPPORTED_PARAMETER if first.get("type") == "unsupported_field" else None
+    return error_response(400, message, "invalid_request_error", _location(first), code=code)
 
 
 async def _engine_input(request: Request, error: EngineInputError) -> JSONResponse:
-    return error_response(400, str(error), "invalid_request_error")
+    """The engine's refusal, with its status: 400, or an upstream's own (a 404 for an endpoint it lacks)."""
+    kind = "not_found_error" if error.status == 404 else "invalid_request_error"
+    return error_response(error.status, str(error), kind)
 
 
 async def _unavailable(request: Request, error: EngineUnavailable | SandboxError) -> JSONResponse:

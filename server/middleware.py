@@ -27,14 +27,17 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from potcot.server.errors import error_response
+from potcot.server.errors import INVALID_API_KEY, error_response
 from potcot.server.metrics import Metrics
-from potcot.server.protocol import ChatCompletionRequest, CompletionRequest, SolveRequest
+from potcot.server.protocol import SolveRequest
+from potcot.server.protocol_openai import ChatCompletionRequest, CompletionRequest
 from potcot.server.serving_models import strategy_named_by
 from potcot.server.solver import max_generations
 
 GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
-KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics"}
+KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics", "/tokenize", "/detokenize", "/tokenizer_info"}
+# One model's card: one label for every model id, so that ids cannot grow the metrics.
+MODEL_PATH_PREFIX = "/v1/models/"
 # Load balancers and Prometheus probe these without credentials; neither reveals a model's output.
 OPEN_PATHS = frozenset({"/health", "/metrics"})
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -90,7 +93,7 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        endpoint = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+        endpoint = _endpoint(scope["path"])
         status = 500  # what the client gets when the app raises before answering
 
         async def send_and_record(message: Message) -> None:
@@ -103,6 +106,12 @@ class RequestMetrics:
             await self._app(scope, receive, send_and_record)
         finally:
             self._metrics.requests.labels(endpoint, str(status)).inc()
+
+
+def _endpoint(path: str) -> str:
+    if path in KNOWN_PATHS:
+        return path
+    return MODEL_PATH_PREFIX + "{model}" if path.startswith(MODEL_PATH_PREFIX) else "other"
 
 
 class ApiKeyAuth:
@@ -148,7 +157,10 @@ def _is_open(scope: Scope) -> bool:
 
 def _unauthorized() -> JSONResponse:
     response = error_response(
-        401, "Unauthorized: send a valid API key as 'Authorization: Bearer KEY'", "authentication_error"
+        401,
+        "Unauthorized: send a valid API key as 'Authorization: Bearer KEY'",
+        "authentication_error",
+        code=INVALID_API_KEY,
     )
     response.headers["WWW-Authenticate"] = "Bearer"
     return response

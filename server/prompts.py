@@ -62,8 +62,9 @@ class ChatMessage:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Prompt:
-    """What an engine is asked: raw text for completion-style models, or chat messages that the
-    engine renders with the model's chat template."""
+    """What an engine is asked: raw text for completion-style models, chat messages that the
+    engine renders with the model's chat template, or token ids the model reads as they are (what
+    evaluation harnesses send, having tokenized with the model's tokenizer)."""
 
     text: str | None = None
     messages: tuple[ChatMessage, ...] | None = None
@@ -71,10 +72,13 @@ class Prompt:
     # The start of the model's reply, which it continues (tool-integrated reasoning's rounds so far):
     # appended to the text, or, for messages, to the rendered chat template's assistant turn.
     continuation: str = ""
+    token_ids: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        if (self.text is None) == (self.messages is None):
-            raise ValueError("a prompt is either text or messages")
+        if [self.text, self.messages, self.token_ids].count(None) != 2:
+            raise ValueError("a prompt is either text, messages or token ids")
+        if self.token_ids is not None and self.continuation:
+            raise ValueError("token ids are the whole prompt: there is no continuation to append")
 
 
 def with_choices(question: str, choices: Sequence[str] | None) -> str:

@@ -1,39 +1,38 @@
-"""Everything that crosses HTTP: ``/solve`` and the OpenAI-compatible API, as pydantic models.
+"""What crosses HTTP that is potcot's own (``/solve``), and what every protocol shares: the request
+base class, integer bounds, the fields refused, and errors in OpenAI's shape. OpenAI's API is in
+``protocol_openai``, vLLM's tokenizer endpoints in ``protocol_tokenize``.
 
 Field bounds follow OpenAI's API reference, so a value OpenAI would reject is a 400 here too, and
 every integer is bounded to what the engines accept: an unbounded one reached vLLM's serializer and
 failed there as a 500. OpenAI's fields that potcot does not implement are declared, and refused
 unless they ask for nothing (``REFUSED_FIELDS``): a client that asked for a tool call must not get
-a plain completion as if it had been honoured. Bookkeeping fields
-(``IGNORED_FIELDS``) and fields unknown to OpenAI are ignored, as vLLM does.
+a plain completion as if it had been honoured. Advisory fields (``IGNORED_FIELDS``: bookkeeping and
+hints that change no output) and fields unknown to OpenAI are ignored, as vLLM does.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 import unicodedata
 import uuid
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from potcot.sandbox import ExecutionResult
-from potcot.server.engines.base import JsonOutput, SamplingOptions, TokenLogprob
-from potcot.server.prompts import ChatMessage, Prompt
 from potcot.server.solver import (
     DEFAULT_MAX_ROUNDS,
     DEFAULT_SAMPLES,
@@ -55,12 +54,15 @@ SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
 # No context is this long; the model's real context is checked where it is known (``ModelRegistry``).
 MAX_TOKENS_BOUND = 2**31 - 1
 MAX_CHOICES = 16
+# No vocabulary is this large; the engine checks the model's own.
+MAX_TOKEN_ID = 2**31 - 1
 
 Seed = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX, strict=True)]
 TokenBudget = Annotated[int, Field(ge=1, le=MAX_TOKENS_BOUND, strict=True)]
 Choices = Annotated[int, Field(ge=1, le=MAX_CHOICES, strict=True)]
 Rounds = Annotated[int, Field(ge=1, le=MAX_ROUNDS, strict=True)]
 Samples = Annotated[int, Field(ge=1, le=MAX_SAMPLES, strict=True)]
+TokenId = Annotated[int, Field(ge=0, le=MAX_TOKEN_ID, strict=True)]
 
 
 # --- fields potcot does not implement ----------------------------------------------------------
@@ -75,7 +77,10 @@ REFUSED_FIELDS: dict[str, tuple[object, ...]] = {
     "prediction": (),
     "audio": (),
     "modalities": (["text"],),
-    "echo": (False,),
+    "web_search_options": (),
+    "moderation": (),
+    "reasoning_effort": ("none",),
+    "verbosity": (),
     "best_of": (1,),
     "suffix": ("",),
     # vLLM's extensions that change what is generated.
@@ -89,9 +94,22 @@ REFUSED_FIELDS: dict[str, tuple[object, ...]] = {
     "guided_choice": (),
     "guided_grammar": (),
 }
-# Bookkeeping that changes no output: accepted and ignored, as vLLM does. Documentation only: like
-# any field unknown to OpenAI, they are simply not read.
-IGNORED_FIELDS = frozenset({"user", "metadata", "store", "service_tier", "parallel_tool_calls"})
+# Advisory fields: bookkeeping and hints that change no output, accepted and ignored, as vLLM does
+# (prompt caching is vLLM's own, automatic). Documentation only: like any field unknown to OpenAI,
+# they are simply not read.
+IGNORED_FIELDS = frozenset(
+    {
+        "user",
+        "metadata",
+        "store",
+        "service_tier",
+        "parallel_tool_calls",
+        "safety_identifier",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "prompt_cache_options",
+    }
+)
 
 
 def _asks_for_nothing(value: object, inert: tuple[object, ...]) -> bool:
@@ -99,32 +117,56 @@ def _asks_for_nothing(value: object, inert: tuple[object, ...]) -> bool:
     return value is None or any(type(value) is type(candidate) and value == candidate for candidate in inert)
 
 
-class _Request(BaseModel):
+class Request(BaseModel):
+    """The base of every request body: unknown fields ignored (as vLLM does), and the fields of
+    ``refused_fields`` that a model declares refused unless they ask for nothing."""
+
     model_config = ConfigDict(extra="ignore")
+    refused_fields: ClassVar[Mapping[str, tuple[object, ...]]] = REFUSED_FIELDS
 
     @field_validator("*")
     @classmethod
     def _refuse_unimplemented(cls, value: object, info: ValidationInfo) -> object:
-        """One check for every field of ``REFUSED_FIELDS`` a model declares; it runs only on
-        fields the client sent, so an absent one is never refused."""
-        inert = REFUSED_FIELDS.get(info.field_name or "")
+        """One check for every refused field a model declares; it runs only on fields the client
+        sent, so an absent one is never refused."""
+        inert = cls.refused_fields.get(info.field_name or "")
         if inert is None or _asks_for_nothing(value, inert):
             return value
         raise PydanticCustomError("unsupported_field", "not supported by this server; leave it out or send null")
 
 
-def _id(prefix: str) -> str:
+def one_of(accepted: str) -> WrapValidator:
+    """A union field's error as one sentence that says what the field accepts, instead of pydantic's
+    problem with every branch (``prompt.str: ...; prompt.list[str].0: ...``)."""
+
+    def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("union_type", "must be {accepted}", {"accepted": accepted}) from None
+
+    return WrapValidator(validate)
+
+
+def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def now() -> int:
+    return int(time.time())
 
 
 # --- errors -----------------------------------------------------------------------------------
 
 
 class ErrorInfo(BaseModel):
+    """OpenAI's error: ``code`` is one of OpenAI's codes (``model_not_found``) where one fits, else
+    null; never the HTTP status, which the response already carries."""
+
     message: str
     type: str
     param: str | None = None
-    code: int
+    code: str | None = None
 
 
 class ErrorResponse(BaseModel):
@@ -137,6 +179,7 @@ _ERROR_STATUSES: dict[int, str] = {
     "implement, or a prompt past the model's context",
     401: "No valid API key, when keys are configured",
     404: "An unknown model",
+    405: "A method the path does not take (with Allow)",
     413: "A request body over the size limit",
     502: "An upstream server (--engine openai) broke off mid-generation; what it had written is not a reply",
     503: "The model is still loading, the engine cannot serve, or the server is at capacity (with Retry-After)",
@@ -184,7 +227,7 @@ def _visible(text: str) -> str:
 NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_visible)]
 
 
-class SolveRequest(_Request):
+class SolveRequest(Request):
     question: NonEmptyText = Field(max_length=20_000)
     strategy: Strategy = Strategy.HYBRID
     choices: list[NonEmptyText] | None = Field(None, min_length=2, max_length=26)
@@ -331,7 +374,7 @@ class SolveResponse(BaseModel):
     @classmethod
     def of(cls, solution: Solution, requested: Strategy, model: str) -> SolveResponse:
         return cls(
-            id=_id("solve"),
+            id=new_id("solve"),
             model=model,
             answer=solution.answer,
             strict_answer=solution.strict_answer,
@@ -348,320 +391,5 @@ class SolveResponse(BaseModel):
         )
 
 
-# --- OpenAI: shared -----------------------------------------------------------------------------
-
-
-class _SamplingRequest(_Request):
-    model: str
-    n: Choices = 1
-    stop: str | list[str] | None = Field(None)
-    max_tokens: TokenBudget | None = None
-    temperature: float = Field(1.0, ge=0, le=2, strict=True)
-    top_p: float = Field(1.0, gt=0, le=1, strict=True)
-    seed: Seed | None = None
-    presence_penalty: float = Field(0.0, ge=-2, le=2, strict=True)
-    frequency_penalty: float = Field(0.0, ge=-2, le=2, strict=True)
-    stream: StrictBool = False
-    stream_options: StreamOptions | None = None
-    # Refused unless they ask for nothing (REFUSED_FIELDS); declared so that the schema shows them.
-    logit_bias: dict[str, float] | None = None
-    top_k: Annotated[int, Field(ge=-1, le=MAX_TOKENS_BOUND, strict=True)] | None = None
-    min_p: float | None = Field(None, ge=0, le=1, strict=True)
-    repetition_penalty: float | None = Field(None, gt=0, le=2, strict=True)
-    min_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS_BOUND, strict=True)] | None = None
-    structured_outputs: dict[str, Any] | None = None
-    guided_json: dict[str, Any] | str | None = None
-    guided_regex: str | None = None
-    guided_choice: list[str] | None = None
-    guided_grammar: str | None = None
-
-    @field_validator("stop")
-    @classmethod
-    def _at_most_four_stops(cls, stop: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(stop, list) and len(stop) > 4:
-            raise ValueError("at most 4 stop sequences")
-        return stop
-
-    def sampling_options(self, max_tokens: int | None) -> SamplingOptions:
-        stop = () if self.stop is None else (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
-        return SamplingOptions(
-            max_tokens=max_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            n=self.n,
-            seed=self.seed,
-            stop=stop,
-            presence_penalty=self.presence_penalty,
-            frequency_penalty=self.frequency_penalty,
-        )
-
-
-class StreamOptions(BaseModel):
-    include_usage: StrictBool = False
-
-
-class ModelCard(BaseModel):
-    id: str
-    object: Literal["model"] = "model"
-    created: int = Field(default_factory=lambda: int(time.time()))
-    owned_by: str = "potcot"
-    max_model_len: int | None = None
-
-
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
-
-
-class ModelList(BaseModel):
-    object: Literal["list"] = "list"
-    data: list[ModelCard]
-
-
-# --- OpenAI: chat completions -----------------------------------------------------------------
-
-
-class TextPart(BaseModel):
-    type: Literal["text"]
-    text: str
-
-
-class ChatMessageIn(BaseModel):
-    role: Literal["system", "user", "assistant", "developer"]
-    content: str | list[TextPart]
-
-    @property
-    def text(self) -> str:
-        return self.content if isinstance(self.content, str) else "".join(part.text for part in self.content)
-
-
-class JsonSchemaFormat(BaseModel):
-    name: str = Field("response", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    description: str | None = None
-    json_schema: dict[str, Any] = Field(alias="schema")
-    strict: StrictBool | None = None
-
-
-class ResponseFormat(BaseModel):
-    """OpenAI's ``response_format``: plain text, any JSON object (JSON mode), or JSON that matches
-    a schema (structured outputs), which the engine enforces while it generates."""
-
-    type: Literal["text", "json_object", "json_schema"]
-    json_schema: JsonSchemaFormat | None = None
-
-    @model_validator(mode="after")
-    def _schema_for_its_type(self) -> ResponseFormat:
-        if (self.type == "json_schema") != (self.json_schema is not None):
-            raise ValueError("json_schema is required with type 'json_schema', and only with it")
-        return self
-
-    def json_output(self) -> JsonOutput | None:
-        if self.type == "text":
-            return None
-        if self.json_schema is None:
-            return JsonOutput()
-        return JsonOutput(schema=json.dumps(self.json_schema.json_schema))
-
-
-class ChatCompletionRequest(_SamplingRequest):
-    messages: list[ChatMessageIn] = Field(min_length=1)
-    # vLLM's extension: the last (assistant) message is the start of the reply, which the model continues.
-    continue_final_message: StrictBool = False
-    add_generation_prompt: StrictBool = True
-    max_completion_tokens: TokenBudget | None = None
-    response_format: ResponseFormat | None = None
-    logprobs: StrictBool | None = None
-    top_logprobs: Annotated[int, Field(ge=0, le=20, strict=True)] | None = None
-    # Refused unless they ask for nothing (REFUSED_FIELDS).
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    functions: list[dict[str, Any]] | None = None
-    function_call: str | dict[str, Any] | None = None
-    prediction: dict[str, Any] | None = None
-    audio: dict[str, Any] | None = None
-    modalities: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _continue_an_assistant_message(self) -> ChatCompletionRequest:
-        """As vLLM: a reply is either started afresh or continued, and only an assistant's."""
-        if self.continue_final_message == self.add_generation_prompt:
-            raise PydanticCustomError(
-                "continuation", "continue_final_message needs add_generation_prompt false, and only it allows that"
-            )
-        if self.continue_final_message and self.messages[-1].role != "assistant":
-            raise PydanticCustomError("continuation", "continue_final_message needs a final assistant message")
-        return self
-
-    def prompt(self) -> Prompt:
-        """The engine's prompt: the messages, and the reply to continue, if any."""
-        messages = [ChatMessage(message.role, message.text) for message in self.messages]
-        if not self.continue_final_message:
-            return Prompt(messages=tuple(messages))
-        return Prompt(messages=tuple(messages[:-1]), continuation=messages[-1].content)
-
-    @field_validator("top_logprobs")
-    @classmethod
-    def _top_logprobs_with_logprobs(cls, top_logprobs: int | None, info: ValidationInfo) -> int | None:
-        """As OpenAI: alternatives come only with the chosen tokens' log-probabilities."""
-        if top_logprobs is not None and info.data.get("logprobs") is not True:
-            raise PydanticCustomError("logprobs_required", "top_logprobs requires logprobs to be true")
-        return top_logprobs
-
-    @property
-    def token_budget_field(self) -> str:
-        return "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
-
-    def sampling_options(self, max_tokens: int | None) -> SamplingOptions:
-        json_output = self.response_format.json_output() if self.response_format else None
-        logprobs = (self.top_logprobs or 0) if self.logprobs else None
-        return dataclasses.replace(super().sampling_options(max_tokens), json_output=json_output, logprobs=logprobs)
-
-    @property
-    def token_budget(self) -> int | None:
-        return self.max_completion_tokens or self.max_tokens
-
-
-class TopLogprob(BaseModel):
-    token: str
-    logprob: float
-    bytes: list[int] | None
-
-    @classmethod
-    def of(cls, token: str, logprob: float) -> TopLogprob:
-        return cls(token=token, logprob=logprob, bytes=list(token.encode()))
-
-
-class ChatTokenLogprob(TopLogprob):
-    top_logprobs: list[TopLogprob]
-
-
-class ChatLogprobs(BaseModel):
-    """Chat's shape: one entry per generated token, each with its most likely alternatives."""
-
-    content: list[ChatTokenLogprob] | None
-
-    @classmethod
-    def of(cls, logprobs: Sequence[TokenLogprob]) -> ChatLogprobs:
-        return cls(
-            content=[
-                ChatTokenLogprob(
-                    **TopLogprob.of(entry.token, entry.logprob).model_dump(),
-                    top_logprobs=[TopLogprob.of(token, logprob) for token, logprob in entry.top],
-                )
-                for entry in logprobs
-            ]
-        )
-
-
-class ChatMessageOut(BaseModel):
-    role: Literal["assistant"] = "assistant"
-    content: str
-
-
-class ChatChoice(BaseModel):
-    index: int
-    message: ChatMessageOut
-    finish_reason: str | None
-    logprobs: ChatLogprobs | None = None
-
-
-class ChatCompletionResponse(BaseModel):
-    id: str = Field(default_factory=lambda: _id("chatcmpl"))
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int = Field(default_factory=lambda: int(time.time()))
-    model: str
-    choices: list[ChatChoice]
-    usage: Usage
-    solve: SolveResponse | None = Field(
-        None, description="potcot extension: the solve behind a hybrid answer", exclude_if=lambda value: value is None
-    )
-
-
-class DeltaMessage(BaseModel):
-    role: Literal["assistant"] | None = None
-    content: str | None = None
-
-
-class ChatStreamChoice(BaseModel):
-    index: int
-    delta: DeltaMessage
-    finish_reason: str | None = None
-    logprobs: ChatLogprobs | None = None
-
-
-class ChatCompletionChunk(BaseModel):
-    id: str
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
-    choices: list[ChatStreamChoice]
-    usage: Usage | None = None
-
-
-# --- OpenAI: completions ----------------------------------------------------------------------
-
-
-class CompletionRequest(_SamplingRequest):
-    prompt: str | list[str]
-    max_tokens: TokenBudget | None = 16
-    logprobs: Annotated[int, Field(ge=0, le=5, strict=True)] | None = None
-    # Refused unless they ask for nothing (REFUSED_FIELDS).
-    echo: StrictBool | None = None
-    best_of: Choices | None = None
-    suffix: str | None = None
-
-    @field_validator("prompt")
-    @classmethod
-    def _non_empty(cls, prompt: str | list[str]) -> str | list[str]:
-        if isinstance(prompt, list) and not prompt:
-            raise ValueError("prompt must not be an empty list")
-        return prompt
-
-    @property
-    def prompts(self) -> list[str]:
-        return [self.prompt] if isinstance(self.prompt, str) else self.prompt
-
-    def sampling_options(self, max_tokens: int | None) -> SamplingOptions:
-        return dataclasses.replace(super().sampling_options(max_tokens), logprobs=self.logprobs)
-
-
-class CompletionLogprobs(BaseModel):
-    """Completions' shape: parallel lists, one entry per generated token. ``text_offset`` counts
-    from the start of the choice's text (there is no ``echo``), carrying on across stream chunks."""
-
-    tokens: list[str]
-    token_logprobs: list[float]
-    top_logprobs: list[dict[str, float]]
-    text_offset: list[int]
-
-    @classmethod
-    def of(cls, logprobs: Sequence[TokenLogprob], offset: int = 0) -> CompletionLogprobs:
-        offsets = []
-        for entry in logprobs:
-            offsets.append(offset)
-            offset += len(entry.token)
-        return cls(
-            tokens=[entry.token for entry in logprobs],
-            token_logprobs=[entry.logprob for entry in logprobs],
-            top_logprobs=[dict(entry.top) for entry in logprobs],
-            text_offset=offsets,
-        )
-
-
-class CompletionChoice(BaseModel):
-    index: int
-    text: str
-    finish_reason: str | None
-    logprobs: CompletionLogprobs | None = None
-
-
-class CompletionResponse(BaseModel):
-    id: str = Field(default_factory=lambda: _id("cmpl"))
-    object: Literal["text_completion"] = "text_completion"
-    created: int = Field(default_factory=lambda: int(time.time()))
-    model: str
-    choices: list[CompletionChoice]
-    usage: Usage | None = Field(None, exclude_if=lambda value: value is None)
-
-
-ChatCompletionRequest.model_rebuild()
-CompletionRequest.model_rebuild()

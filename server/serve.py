@@ -136,7 +136,7 @@ class GuardedH11Protocol(H11Protocol):
     def _refuse(self, status: int, message: str) -> None:
         """Write the response bytes ourselves: h11 refuses to send on a connection it has seen fail."""
         kind = "invalid_request_error"
-        body = json.dumps(error_body(status, message, kind).model_dump()).encode()
+        body = json.dumps(error_body(message, kind).model_dump()).encode()
         head = (
             f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"

@@ -14,7 +14,8 @@ from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, G
 from potcot.server.errors import ApiError
 from potcot.server.metrics import Metrics
 from potcot.server.prompts import Rationale
-from potcot.server.protocol import (
+from potcot.server.protocol import SolveResponse, Usage, is_blank
+from potcot.server.protocol_openai import (
     ChatChoice,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -23,9 +24,6 @@ from potcot.server.protocol import (
     ChatMessageOut,
     ChatStreamChoice,
     DeltaMessage,
-    SolveResponse,
-    Usage,
-    is_blank,
 )
 from potcot.server.serving_models import ModelRegistry
 from potcot.server.settings import SolveDefaults
@@ -116,9 +114,9 @@ class ChatService:
     async def _stream(
         self, request: ChatCompletionRequest, chunks: AsyncGenerator[GenerationChunk, None]
     ) -> AsyncIterator[str]:
-        header = _ChunkHeader(request.model)
+        header = _ChunkHeader(request)
         for index in range(request.n):
-            yield event(header.chunk([ChatStreamChoice(index=index, delta=DeltaMessage(role="assistant", content=""))]))
+            yield header.event([ChatStreamChoice(index=index, delta=DeltaMessage(role="assistant", content=""))])
         prompt_tokens = completion_tokens = 0
         try:
             async for chunk in chunks:
@@ -134,13 +132,13 @@ class ChatService:
                     if delta.text or delta.finish_reason or delta.logprobs
                 ]
                 if choices:
-                    yield event(header.chunk(choices))
+                    yield header.event(choices)
         except (EngineInputError, EngineUnavailable) as error:
             yield engine_error_event(error)
         else:
             self._metrics.record_tokens(prompt_tokens, completion_tokens)
-            if request.stream_options and request.stream_options.include_usage:
-                yield event(header.chunk([], usage=Usage.of(prompt_tokens, completion_tokens)))
+            if request.include_usage:
+                yield header.event([], usage=Usage.of(prompt_tokens, completion_tokens))
         finally:
             await chunks.aclose()  # a client that left must not keep the model generating
         yield DONE
@@ -168,6 +166,7 @@ class ChatService:
             # Solving is greedy unless the client asks otherwise, as /solve is: chat's own default is 1.
             temperature=request.temperature if "temperature" in request.model_fields_set else None,
             seed=request.seed,
+            stop=request.stop_sequences,
         )
         if request.stream:
             return await self._stream_solve(request, strategy, questions[-1], options, request_id)
@@ -177,7 +176,11 @@ class ChatService:
         self._metrics.record_solution(solution, strategy)
         return ChatCompletionResponse(
             model=request.model,
-            choices=[ChatChoice(index=0, message=ChatMessageOut(content=transcript.text), finish_reason="stop")],
+            choices=[
+                ChatChoice(
+                    index=0, message=ChatMessageOut(content=transcript.text), finish_reason=solution.finish_reason
+                )
+            ],
             usage=Usage.of(solution.prompt_tokens, solution.completion_tokens),
             solve=SolveResponse.of(solution, strategy, self._models.model_name),
         )
@@ -210,11 +213,11 @@ class ChatService:
         piece: str | None,
         pieces: asyncio.Queue[str | None],
     ) -> AsyncIterator[str]:
-        header = _ChunkHeader(request.model)
+        header = _ChunkHeader(request)
         try:
-            yield event(header.chunk([ChatStreamChoice(index=0, delta=DeltaMessage(role="assistant", content=""))]))
+            yield header.event([ChatStreamChoice(index=0, delta=DeltaMessage(role="assistant", content=""))])
             while piece is not None:
-                yield event(header.chunk([ChatStreamChoice(index=0, delta=DeltaMessage(content=piece))]))
+                yield header.event([ChatStreamChoice(index=0, delta=DeltaMessage(content=piece))])
                 piece = await pieces.get()
             try:
                 solution = await task
@@ -222,9 +225,10 @@ class ChatService:
                 yield engine_error_event(error)
             else:
                 self._metrics.record_solution(solution, strategy)
-                yield event(header.chunk([ChatStreamChoice(index=0, delta=DeltaMessage(), finish_reason="stop")]))
-                if request.stream_options and request.stream_options.include_usage:
-                    yield event(header.chunk([], usage=Usage.of(solution.prompt_tokens, solution.completion_tokens)))
+                finish_reason = solution.finish_reason
+                yield header.event([ChatStreamChoice(index=0, delta=DeltaMessage(), finish_reason=finish_reason)])
+                if request.include_usage:
+                    yield header.event([], usage=Usage.of(solution.prompt_tokens, solution.completion_tokens))
             yield DONE
         finally:
             task.cancel()  # the client left: stop generating for it
@@ -236,12 +240,15 @@ def _logprobs(request: ChatCompletionRequest, logprobs: Sequence[TokenLogprob]) 
 
 
 class _ChunkHeader:
-    """What every chunk of one streamed response shares."""
+    """What every chunk of one streamed response shares, and whether it carries ``usage``: only a
+    stream that asked for it (null until its last chunk), as OpenAI's."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, request: ChatCompletionRequest) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
-        self.model = model
+        self.model = request.model
+        self._leave_out = frozenset() if request.include_usage else frozenset({"usage"})
 
-    def chunk(self, choices: list[ChatStreamChoice], usage: Usage | None = None) -> ChatCompletionChunk:
-        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=choices, usage=usage)
+    def event(self, choices: list[ChatStreamChoice], usage: Usage | None = None) -> str:
+        chunk = ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=choices, usage=usage)
+        return event(chunk, self._leave_out)

@@ -9,6 +9,7 @@ a ``POTCOT_URL`` or ``POTCOT_SEED`` in the environment must not change what a co
 from __future__ import annotations
 
 import enum
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -56,6 +57,19 @@ def _no_empty_key(keys: list[SecretStr]) -> list[SecretStr]:
 
 # NoDecode: the variable holds plain text, not JSON; ``_split_keys`` splits it.
 ApiKeys = Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_keys), AfterValidator(_no_empty_key)]
+
+
+def _json_or_commas(value: object) -> object:
+    """A list as vLLM's flags take it (JSON: ``'["https://a.example"]'``), or separated by commas, as
+    repeated flags reach the validator."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        return json.loads(value)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+CorsList = Annotated[list[str], NoDecode, BeforeValidator(_json_or_commas)]
 
 
 class Settings(BaseSettings):
@@ -153,6 +167,20 @@ class HttpSettings(Settings):
         32 * 2**10, ge=1024, description="the most bytes of a request line and headers; more is refused at once"
     )
     max_headers: int = Field(100, ge=8, description="the most header fields in one request; more is a 431")
+    allowed_origins: CorsList = Field(
+        default_factory=list,
+        description="origins a browser page may call the API from (CORS), as vLLM's flag: a JSON list, "
+        "or repeat the flag; '*' for any; default: none, CORS off",
+    )
+    allowed_methods: CorsList = Field(
+        default_factory=lambda: ["*"], description="with --allowed-origins: the methods a page may use"
+    )
+    allowed_headers: CorsList = Field(
+        default_factory=lambda: ["*"], description="with --allowed-origins: the request headers a page may send"
+    )
+    allow_credentials: bool = Field(
+        False, description="with --allowed-origins: let a page send cookies and Authorization with its requests"
+    )
     graceful_shutdown_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="server log level")
 

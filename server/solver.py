@@ -85,6 +85,8 @@ class SolveOptions:
     samples: int = DEFAULT_SAMPLES
     # A vote stops once its leader cannot be overtaken; off only to measure what that saves.
     stop_early: bool = True
+    # A client's stop sequences: every generation of the solve ends at them, beside the prompt's own.
+    stop: tuple[str, ...] = ()
 
     @property
     def max_generations(self) -> int:
@@ -102,6 +104,7 @@ class SolveOptions:
         seed: int | None = None,
         max_rounds: int | None = None,
         samples: int | None = None,
+        stop: Sequence[str] = (),
     ) -> SolveOptions:
         """What a caller asked for, the configured defaults for what it left out: the one place
         every way of solving (``/solve``, chat, ``potcot solve``, the offline benchmark) builds
@@ -117,6 +120,7 @@ class SolveOptions:
             seed,
             max_rounds or DEFAULT_MAX_ROUNDS,
             samples or DEFAULT_SAMPLES,
+            stop=tuple(stop),
         )
 
 
@@ -186,6 +190,21 @@ class Solution:
         executions = [attempt.execution for attempt in self.attempts if not attempt.rounds]
         executions += [turn.execution for attempt in self.attempts for turn in attempt.rounds]
         return sum(execution.duration_s for execution in executions if execution is not None)
+
+    @property
+    def deciding_attempt(self) -> Attempt | None:
+        """The attempt the answer comes from: a vote's first sample of the winner; otherwise the
+        last attempt, which answered, or failed last."""
+        if self.votes:
+            return next((attempt for attempt in self.attempts if attempt.answer == self.answer), None)
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def finish_reason(self) -> str:
+        """The solve's, as OpenAI's ``finish_reason`` says it: ``length`` when the attempt that
+        decided the answer was cut by the token budget, else ``stop``."""
+        attempt = self.deciding_attempt
+        return "length" if attempt is not None and attempt.finish_reason == "length" else "stop"
 
     @property
     def confidence(self) -> float | None:
@@ -382,7 +401,9 @@ class Solver:
         """``n`` samples of one prompt: one request for ``n`` of them, so the engine shares the
         prompt; with a seed, one request per sample, each seeded by its place in the vote
         (``first`` onwards), since samples under one seed would all be the same sample."""
-        sampling = SamplingOptions(max_tokens=options.max_tokens, temperature=options.temperature, n=n)
+        sampling = SamplingOptions(
+            max_tokens=options.max_tokens, temperature=options.temperature, n=n, stop=options.stop
+        )
         if options.seed is None:
             return await self._draw(rationale, prompt, sampling, request_id)
         seeded = [dataclasses.replace(sampling, n=1, seed=options.seed + first + index) for index in range(n)]
@@ -418,7 +439,9 @@ class Solver:
         request_id: str,
         observer: SolveObserver | None,
     ) -> tuple[Attempt, Generation]:
-        sampling = SamplingOptions(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed)
+        sampling = SamplingOptions(
+            max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed, stop=options.stop
+        )
         on_text = (lambda text: observer.on_text(rationale, text)) if observer is not None else None
         started = time.perf_counter()
         generation = await self.engine.generate_afresh(prompt, sampling, request_id, on_text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Set
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -15,17 +15,20 @@ DONE = "data: [DONE]\n\n"
 T = TypeVar("T")
 
 
-def event(payload: BaseModel) -> str:
-    return f"data: {payload.model_dump_json(exclude_none=True)}\n\n"
+def event(payload: BaseModel, leave_out: Set[str] = frozenset()) -> str:
+    """One event. Every field is sent, nulls included, as OpenAI's schemas require (a chunk's
+    ``finish_reason``, ``logprobs``); the models leave out what OpenAI leaves out, and
+    ``leave_out`` names what this stream does not send (``usage`` unless asked for)."""
+    return f"data: {payload.model_dump_json(exclude=set(leave_out) or None)}\n\n"
 
 
 def engine_error_event(error: Exception) -> str:
     """An engine failure met after a stream began: the status is already sent, so it is an event."""
     if isinstance(error, EngineInputError):
-        return event(error_body(400, str(error), "invalid_request_error"))
+        return event(error_body(str(error), "invalid_request_error"))
     if isinstance(error, GenerationInterrupted):
-        return event(error_body(502, str(error), "bad_gateway"))
-    return event(error_body(503, str(error), "service_unavailable"))
+        return event(error_body(str(error), "bad_gateway"))
+    return event(error_body(str(error), "service_unavailable"))
 
 
 async def primed(items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:

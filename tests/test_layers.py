@@ -74,7 +74,15 @@ def test_nothing_imports_the_command_line() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["potcot.sandbox", "potcot.answers", "potcot.server.prompts", "potcot.server.protocol", "potcot.server.solver"],
+    [
+        "potcot.sandbox",
+        "potcot.answers",
+        "potcot.server.prompts",
+        "potcot.server.protocol",
+        "potcot.server.protocol_openai",
+        "potcot.server.protocol_tokenize",
+        "potcot.server.solver",
+    ],
 )
 def test_the_lower_layers_load_without_the_web_framework_or_the_engine(module: str) -> None:
     heavy = ("fastapi", "starlette", "uvicorn", "vllm", "torch", "math_verify", "pebble")

@@ -13,7 +13,9 @@ from potcot.server.engines.base import (
     GenerationChunk,
     GenerationInterrupted,
     JsonOutput,
+    PromptLogprobs,
     SamplingOptions,
+    Tokenization,
     TokenLogprob,
 )
 from potcot.server.settings import EngineSettings
@@ -27,8 +29,10 @@ __all__ = [
     "GenerationChunk",
     "GenerationInterrupted",
     "JsonOutput",
+    "PromptLogprobs",
     "SamplingOptions",
     "TokenLogprob",
+    "Tokenization",
     "start_engine",
 ]
 

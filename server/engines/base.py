@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any
 
 from potcot.server.prompts import Prompt
 
@@ -18,7 +19,13 @@ GENERATION_TRIES = 3
 
 class EngineInputError(ValueError):
     """The request cannot be served as asked: a prompt longer than the context, messages the
-    chat template refuses, sampling values the engine rejects. The client's to fix."""
+    chat template refuses, sampling values the engine rejects. The client's to fix. ``status``: the
+    HTTP status that says so, 400 unless an upstream server said otherwise (a 404 for an endpoint it
+    does not serve)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class EngineUnavailable(RuntimeError):
@@ -57,6 +64,8 @@ class SamplingOptions:
     json_output: JsonOutput | None = None
     # None: no log-probabilities; k: each generated token's, and the k most likely at its place.
     logprobs: int | None = None
+    # The same for the prompt's tokens (each given the ones before it): what ``echo`` shows.
+    prompt_logprobs: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,6 +76,23 @@ class TokenLogprob:
     token: str
     logprob: float
     top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PromptLogprobs:
+    """The prompt's tokens with their log-probabilities. The first token has none, since nothing
+    comes before it: only its text."""
+
+    first_token: str
+    rest: tuple[TokenLogprob, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tokenization:
+    """A prompt as the model reads it: its token ids, and, when asked for, each token as a string."""
+
+    ids: list[int]
+    strings: list[str] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -84,6 +110,8 @@ class GenerationChunk:
     deltas: tuple[ChoiceDelta, ...]
     prompt_tokens: int
     completion_tokens: int
+    # In the first chunk, when ``SamplingOptions.prompt_logprobs`` asked for them.
+    prompt_logprobs: PromptLogprobs | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -96,6 +124,7 @@ class Generation:
     logprobs: list[list[TokenLogprob]] = dataclasses.field(default_factory=list)
     # Of ``completion_tokens``, those of earlier tries that broke off and were thrown away.
     wasted_tokens: int = 0
+    prompt_logprobs: PromptLogprobs | None = None
 
 
 class Engine(abc.ABC):
@@ -112,6 +141,21 @@ class Engine(abc.ABC):
 
         The model reads ``prompt.continuation`` as the start of its reply and goes on from there;
         the text yielded is only what it adds, so a caller joins the two itself."""
+
+    @abc.abstractmethod
+    async def tokenize(
+        self, prompt: Prompt, *, add_special_tokens: bool, add_generation_prompt: bool = True, strings: bool = False
+    ) -> Tokenization:
+        """The prompt's tokens, as a generation would read it (a chat through the model's template,
+        with its generation prompt unless told not, then its continuation)."""
+
+    @abc.abstractmethod
+    async def detokenize(self, token_ids: Sequence[int]) -> str:
+        """The text of these tokens; ``EngineInputError`` for an id past the vocabulary."""
+
+    @abc.abstractmethod
+    async def tokenizer_info(self) -> dict[str, Any]:
+        """The tokenizer's configuration (``eos_token``, ``chat_template``, ...) and its class."""
 
     @abc.abstractmethod
     async def check_health(self) -> None:
@@ -132,7 +176,9 @@ class Engine(abc.ABC):
         finish_reasons: list[str | None] = [None] * options.n
         logprobs: list[list[TokenLogprob]] = [[] for _ in range(options.n)]
         prompt_tokens = completion_tokens = 0
+        prompt_logprobs = None
         async for chunk in self.stream(prompt, options, request_id):
+            prompt_logprobs = prompt_logprobs or chunk.prompt_logprobs
             for delta in chunk.deltas:
                 texts[delta.index] += delta.text
                 finish_reasons[delta.index] = delta.finish_reason or finish_reasons[delta.index]
@@ -140,7 +186,9 @@ class Engine(abc.ABC):
                 if on_text is not None and delta.index == 0 and delta.text:
                     on_text(delta.text)
             prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
-        return Generation(texts, finish_reasons, prompt_tokens, completion_tokens, logprobs)
+        return Generation(
+            texts, finish_reasons, prompt_tokens, completion_tokens, logprobs, prompt_logprobs=prompt_logprobs
+        )
 
     async def generate_afresh(
         self,

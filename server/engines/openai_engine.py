@@ -32,7 +32,9 @@ from potcot.server.engines.base import (
     GenerationChunk,
     GenerationInterrupted,
     JsonOutput,
+    PromptLogprobs,
     SamplingOptions,
+    Tokenization,
     TokenLogprob,
 )
 from potcot.server.prompts import Prompt
@@ -194,6 +196,19 @@ class OpenAIEngine(Engine):
     async def stream(
         self, prompt: Prompt, options: SamplingOptions, request_id: str
     ) -> AsyncGenerator[GenerationChunk, None]:
+        """The generation, its first chunk carrying the prompt's log-probabilities when asked for,
+        which an echo-only request (vLLM's ``echo`` with ``max_tokens: 0``) brings first."""
+        prompt_logprobs = None
+        if options.prompt_logprobs is not None:
+            prompt_logprobs = await self._prompt_logprobs(prompt, options.prompt_logprobs)
+        async with contextlib.aclosing(self._generation(prompt, options, request_id)) as chunks:
+            async for chunk in chunks:
+                yield dataclasses.replace(chunk, prompt_logprobs=prompt_logprobs) if prompt_logprobs else chunk
+                prompt_logprobs = None
+
+    async def _generation(
+        self, prompt: Prompt, options: SamplingOptions, request_id: str
+    ) -> AsyncGenerator[GenerationChunk, None]:
         """The first upstream that starts the generation streams all of it. Until its first chunk,
         a failure passes the request on to the next try; after it, the failure is the caller's
         (``GenerationInterrupted``), since another upstream's text would not continue it."""
@@ -218,6 +233,63 @@ class OpenAIEngine(Engine):
                 self._health[upstream].succeeded()
                 return
         raise EngineUnavailable("no upstream server could take the request: " + "; ".join(failures))
+
+    async def _prompt_logprobs(self, prompt: Prompt, alternatives: int) -> PromptLogprobs:
+        path, body = self._request_body(prompt, SamplingOptions(max_tokens=0, temperature=0.0, logprobs=alternatives))
+        body = {key: value for key, value in body.items() if key != "stream_options"}
+        answer = await self._call("POST", path, body | {"echo": True, "stream": False})
+        return _echoed_prompt_logprobs(answer["choices"][0]["logprobs"], alternatives)
+
+    async def tokenize(
+        self, prompt: Prompt, *, add_special_tokens: bool, add_generation_prompt: bool = True, strings: bool = False
+    ) -> Tokenization:
+        """The upstream's ``/tokenize`` (vLLM's), which tokenizes with the model's own tokenizer."""
+        if prompt.token_ids is not None:
+            return Tokenization(list(prompt.token_ids))
+        body: dict[str, object] = {"model": self.model_name, "add_special_tokens": add_special_tokens}
+        if strings:
+            body["return_token_strs"] = True
+        if prompt.text is not None:
+            body["prompt"] = prompt.text + prompt.continuation
+        else:
+            body |= _chat_fields(prompt, None)
+            if not prompt.continuation:
+                body["add_generation_prompt"] = add_generation_prompt
+        answer = await self._call("POST", "/tokenize", body)
+        return Tokenization(list(answer["tokens"]), answer.get("token_strs") if strings else None)
+
+    async def detokenize(self, token_ids: Sequence[int]) -> str:
+        answer = await self._call("POST", "/detokenize", {"model": self.model_name, "tokens": list(token_ids)})
+        return str(answer["prompt"])
+
+    async def tokenizer_info(self) -> dict[str, Any]:
+        """The upstream's ``/tokenizer_info``, which ``vllm serve`` has with
+        ``--enable-tokenizer-info-endpoint``; without it, its 404 is the client's answer."""
+        return dict(await self._call("GET", "/tokenizer_info"))
+
+    async def _call(self, method: str, path: str, body: dict[str, object] | None = None) -> Any:
+        """One request that is not a generation, answered whole by the first healthy upstream that
+        answers. A refusal (4xx) is the client's, with the upstream's status; a failure tries the
+        next upstream."""
+        failures = []
+        async with self._turn_to_send():
+            for upstream in self._rotation():
+                try:
+                    response = await self._client.request(method, upstream + path, json=body)
+                except httpx.TransportError as error:
+                    failures.append(f"{upstream}: {error or type(error).__name__}")
+                    self._health[upstream].failed(error)
+                    continue
+                if response.status_code >= 500 or response.status_code == 429:
+                    failed = _UpstreamFailed(f"answered {response.status_code}: {_error_message(response.content)}")
+                    failures.append(f"{upstream}: {failed}")
+                    self._health[upstream].failed(failed)
+                    continue
+                if response.status_code >= 400:
+                    raise EngineInputError(_error_message(response.content), response.status_code)
+                self._health[upstream].succeeded()
+                return response.json()
+        raise EngineUnavailable(f"no upstream server answered {path}: " + "; ".join(failures))
 
     async def _rest(
         self, upstream: str, chunks: AsyncGenerator[GenerationChunk, None], completion_tokens: int
@@ -268,6 +340,8 @@ class OpenAIEngine(Engine):
         }
         if options.json_output is not None:
             body["response_format"] = _response_format(options.json_output)
+        if prompt.token_ids is not None:
+            return "/v1/completions", body | _text_fields(list(prompt.token_ids), options.logprobs)
         if prompt.text is not None:
             return "/v1/completions", body | _text_fields(prompt.text + prompt.continuation, options.logprobs)
         return "/v1/chat/completions", body | _chat_fields(prompt, options.logprobs)
@@ -316,9 +390,9 @@ class OpenAIEngine(Engine):
             await self._probe_client.aclose()
 
 
-def _text_fields(text: str, logprobs: int | None) -> dict[str, object]:
-    """Text completion's own fields: the prompt, its continuation already appended."""
-    fields: dict[str, object] = {"prompt": text}
+def _text_fields(prompt: str | list[int], logprobs: int | None) -> dict[str, object]:
+    """Text completion's own fields: the prompt (its continuation already appended), or its token ids."""
+    fields: dict[str, object] = {"prompt": prompt}
     if logprobs is not None:
         fields["logprobs"] = logprobs
     return fields
@@ -397,11 +471,21 @@ def _event(data: str, completion_tokens: int) -> dict[str, Any]:
         raise _UpstreamFailed(f"an unreadable event: {data[:200]!r}")
     if "error" in event:
         message = _error_message(data.encode())
-        code = (event["error"] or {}).get("code") if isinstance(event["error"], dict) else None
-        if completion_tokens == 0 and isinstance(code, int) and 400 <= code < 500 and code != 429:
+        if completion_tokens == 0 and _clients_error(event["error"]):
             raise EngineInputError(message)
         raise _UpstreamFailed(f"an error event: {message}")
     return event
+
+
+def _clients_error(error: object) -> bool:
+    """Whether an error event blames the request: vLLM's say so by a 4xx ``code`` (other than 429),
+    OpenAI's (and potcot's) by their ``type``."""
+    if not isinstance(error, dict):
+        return False
+    code = error.get("code")
+    if isinstance(code, int):
+        return 400 <= code < 500 and code != 429
+    return error.get("type") in ("invalid_request_error", "BadRequestError")
 
 
 def _logprobs(logprobs: dict[str, Any] | None, alternatives: int) -> tuple[TokenLogprob, ...]:
@@ -423,6 +507,15 @@ def _logprobs(logprobs: dict[str, Any] | None, alternatives: int) -> tuple[Token
         TokenLogprob(token, logprob, tuple(sorted((top or {}).items(), key=lambda item: -item[1]))[:alternatives])
         for token, logprob, top in zip(logprobs["tokens"], logprobs["token_logprobs"], tops, strict=True)
     )
+
+
+def _echoed_prompt_logprobs(logprobs: dict[str, Any] | None, alternatives: int) -> PromptLogprobs:
+    """An echoed prompt's log-probabilities, in completions' shape, whose first token has none."""
+    if not logprobs or not logprobs.get("tokens"):
+        raise EngineUnavailable("the upstream echoed no prompt log-probabilities")
+    rest = {key: (logprobs.get(key) or [None] * len(logprobs["tokens"]))[1:] for key in ("tokens", "token_logprobs")}
+    rest["top_logprobs"] = (logprobs.get("top_logprobs") or [None] * len(logprobs["tokens"]))[1:]
+    return PromptLogprobs(logprobs["tokens"][0], _logprobs(rest, alternatives))
 
 
 def _error_message(body: bytes) -> str:

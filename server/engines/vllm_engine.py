@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from typing import Protocol
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any, Protocol
 
 from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
 from vllm.logprobs import Logprob
-from vllm.outputs import CompletionOutput
+from vllm.outputs import CompletionOutput, RequestOutput
 from vllm.platforms import current_platform
 from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
@@ -24,7 +24,9 @@ from potcot.server.engines.base import (
     EngineUnavailable,
     GenerationChunk,
     JsonOutput,
+    PromptLogprobs,
     SamplingOptions,
+    Tokenization,
     TokenLogprob,
 )
 from potcot.server.prompts import Prompt
@@ -34,6 +36,9 @@ from potcot.server.settings import EngineSettings
 # machine a few GiB of KV cache, plenty for small models.
 _CPU_MEMORY_SHARE = 0.3
 _GPU_MEMORY_SHARE = 0.9
+# Of a tokenizer's configuration, what tells where the server keeps its files, not how it tokenizes
+# (vLLM's /tokenizer_info leaves out the first two).
+_PRIVATE_TOKENIZER_FIELDS = frozenset({"vocab_file", "merges_file", "name_or_path"})
 
 
 class ChatTemplating(Protocol):
@@ -42,6 +47,9 @@ class ChatTemplating(Protocol):
     def apply_chat_template(
         self, conversation: list[dict[str, str]], *, add_generation_prompt: bool, tokenize: bool
     ) -> str: ...
+
+
+EngineInput = str | dict[str, list[int]]
 
 
 class VllmEngine(Engine):
@@ -77,7 +85,7 @@ class VllmEngine(Engine):
     async def stream(
         self, prompt: Prompt, options: SamplingOptions, request_id: str
     ) -> AsyncGenerator[GenerationChunk, None]:
-        text, tokenization = render_prompt(self._tokenizer, prompt)
+        engine_input, tokenization = self._engine_input(prompt)
         try:
             params = SamplingParams(
                 n=options.n,
@@ -90,20 +98,66 @@ class VllmEngine(Engine):
                 frequency_penalty=options.frequency_penalty,
                 structured_outputs=_structured_outputs(options.json_output),
                 logprobs=options.logprobs,
+                prompt_logprobs=options.prompt_logprobs,
                 output_kind=RequestOutputKind.DELTA,
             )
             completion_tokens = 0
-            async for output in self._llm.generate(text, params, request_id, tokenization_kwargs=tokenization):
+            prompt_logprobs = options.prompt_logprobs
+            async for output in self._llm.generate(engine_input, params, request_id, tokenization_kwargs=tokenization):
                 completion_tokens += sum(len(choice.token_ids) for choice in output.outputs)
                 yield GenerationChunk(
                     deltas=tuple(_delta(choice, options.logprobs) for choice in output.outputs),
                     prompt_tokens=len(output.prompt_token_ids or ()),
                     completion_tokens=completion_tokens,
+                    prompt_logprobs=self._prompt_logprobs(output, prompt_logprobs),
                 )
+                prompt_logprobs = None  # the first output has them all
         except (VLLMClientError, ValueError) as error:
             raise EngineInputError(str(error)) from None
         except EngineDeadError as error:
             raise EngineUnavailable(f"the vLLM engine has died: {error}") from error
+
+    def _engine_input(self, prompt: Prompt) -> tuple[EngineInput, dict[str, bool] | None]:
+        """What vLLM reads: the rendered text, or the client's token ids as they are."""
+        if prompt.token_ids is not None:
+            return {"prompt_token_ids": list(prompt.token_ids)}, None
+        return render_prompt(self._tokenizer, prompt)
+
+    def _prompt_logprobs(self, output: RequestOutput, alternatives: int | None) -> PromptLogprobs | None:
+        """vLLM's prompt log-probabilities (None for the first token, then each token with the
+        ``alternatives`` likeliest at its place) as the engines give them."""
+        token_ids, positions = output.prompt_token_ids, output.prompt_logprobs
+        if alternatives is None or not token_ids or positions is None:
+            return None
+        rest = tuple(
+            _token_logprob(position[token_id], position, alternatives)
+            for token_id, position in zip(token_ids[1:], positions[1:], strict=False)
+            if position is not None
+        )
+        return PromptLogprobs(self._tokenizer.decode([token_ids[0]]), rest)
+
+    async def tokenize(
+        self, prompt: Prompt, *, add_special_tokens: bool, add_generation_prompt: bool = True, strings: bool = False
+    ) -> Tokenization:
+        if prompt.token_ids is not None:
+            ids = list(prompt.token_ids)
+        else:
+            text, _ = render_prompt(self._tokenizer, prompt, add_generation_prompt)
+            ids = await asyncio.to_thread(self._tokenizer.encode, text, add_special_tokens=add_special_tokens)
+        return Tokenization(list(ids), list(self._tokenizer.convert_ids_to_tokens(ids)) if strings else None)
+
+    async def detokenize(self, token_ids: Sequence[int]) -> str:
+        vocabulary = len(self._tokenizer)
+        past = [token_id for token_id in token_ids if token_id >= vocabulary]
+        if past:
+            raise EngineInputError(f"token id {past[0]} is past the vocabulary of {vocabulary} tokens")
+        return await asyncio.to_thread(self._tokenizer.decode, list(token_ids))
+
+    async def tokenizer_info(self) -> dict[str, Any]:
+        """As vLLM's ``/tokenizer_info``: the tokenizer's own configuration, made JSON."""
+        config = dict(getattr(self._tokenizer, "init_kwargs", None) or {})
+        info = {key: _json_safe(value) for key, value in config.items() if key not in _PRIVATE_TOKENIZER_FIELDS}
+        return info | {"tokenizer_class": type(self._tokenizer).__name__}
 
     async def check_health(self) -> None:
         try:
@@ -115,7 +169,9 @@ class VllmEngine(Engine):
         self._llm.shutdown()
 
 
-def render_prompt(tokenizer: ChatTemplating, prompt: Prompt) -> tuple[str, dict[str, bool] | None]:
+def render_prompt(
+    tokenizer: ChatTemplating, prompt: Prompt, add_generation_prompt: bool = True
+) -> tuple[str, dict[str, bool] | None]:
     """The text the model reads, and how vLLM tokenizes it. The continuation follows the text, or
     the chat template's generation prompt, so the model goes on with the reply it started instead
     of opening a new turn. A rendered chat template already holds the special tokens it wants."""
@@ -123,7 +179,7 @@ def render_prompt(tokenizer: ChatTemplating, prompt: Prompt) -> tuple[str, dict[
         return prompt.text + prompt.continuation, None
     messages = [{"role": message.role, "content": message.content} for message in prompt.messages or ()]
     try:
-        rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False)
     except Exception as error:  # noqa: BLE001 - jinja templates raise whatever they like
         raise EngineInputError(f"the chat template refused these messages: {error}") from None
     return rendered + prompt.continuation, {"add_special_tokens": False}
@@ -157,3 +213,14 @@ def _token_logprob(chosen: Logprob, position: dict[int, Logprob], alternatives: 
         chosen.logprob,
         tuple((candidate.decoded_token or "", candidate.logprob) for candidate in ranked),
     )
+
+
+def _json_safe(value: object) -> object:
+    """A tokenizer setting as JSON: special tokens (``AddedToken``) by their text."""
+    if hasattr(value, "content"):
+        return value.content
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)

@@ -4,20 +4,41 @@ Integration tests use the real engine (``test_integration.py``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from potcot.server.app import build_app
-from potcot.server.engines import ChoiceDelta, Engine, EngineInputError, GenerationChunk, SamplingOptions, TokenLogprob
+from potcot.server.engines import (
+    ChoiceDelta,
+    Engine,
+    EngineInputError,
+    GenerationChunk,
+    PromptLogprobs,
+    SamplingOptions,
+    Tokenization,
+    TokenLogprob,
+)
 from potcot.server.prompts import Prompt
 from potcot.server.settings import EngineSettings, ServerSettings
+
+# The scripted tokenizer: each character a token, its code point the id.
+VOCABULARY = 50_000
+
+
+def scripted_text(prompt: Prompt) -> str:
+    """The text a scripted prompt stands for: token ids read back as characters."""
+    if prompt.token_ids is not None:
+        return "".join(chr(token_id) for token_id in prompt.token_ids)
+    return prompt.text if prompt.text is not None else "".join(m.content for m in prompt.messages or ())
 
 
 class ScriptedEngine(Engine):
     """Answers each prompt with the next scripted completion (``n`` of them when asked for ``n``),
-    in two chunks, and records what it was asked. Asked for log-probabilities, it makes each
-    character a token (``scripted_logprobs``)."""
+    in two chunks, and records what it was asked. Its tokenizer makes each character a token, whose
+    id is its code point; asked for log-probabilities, it gives each token -0.5
+    (``scripted_logprobs``), the prompt's too."""
 
     def __init__(self, *completions: str, model_name: str = "scripted-model", max_model_len: int = 4096) -> None:
         self.completions = list(completions)
@@ -33,7 +54,7 @@ class ScriptedEngine(Engine):
     async def stream(
         self, prompt: Prompt, options: SamplingOptions, request_id: str
     ) -> AsyncGenerator[GenerationChunk, None]:
-        if prompt.text is not None and len(prompt.text) > self.max_model_len:
+        if len(scripted_text(prompt)) > self.max_model_len:
             raise EngineInputError(f"prompt longer than {self.max_model_len}")
         self.prompts.append(prompt)
         self.options.append(options)
@@ -42,15 +63,39 @@ class ScriptedEngine(Engine):
         await self.release.wait()
         halves = [_halves(index, text, options.logprobs) for index, text in enumerate(texts)]
         yield GenerationChunk(
-            tuple(first for first, _ in halves), prompt_tokens=7, completion_tokens=len(texts[0]) // 2
+            tuple(first for first, _ in halves),
+            prompt_tokens=7,
+            completion_tokens=len(texts[0]) // 2,
+            prompt_logprobs=_prompt_logprobs(scripted_text(prompt), options.prompt_logprobs),
         )
         yield GenerationChunk(tuple(second for _, second in halves), prompt_tokens=7, completion_tokens=len(texts[0]))
+
+    async def tokenize(
+        self, prompt: Prompt, *, add_special_tokens: bool, add_generation_prompt: bool = True, strings: bool = False
+    ) -> Tokenization:
+        text = scripted_text(prompt) + prompt.continuation
+        return Tokenization([ord(char) for char in text], list(text) if strings else None)
+
+    async def detokenize(self, token_ids: Sequence[int]) -> str:
+        past = [token_id for token_id in token_ids if token_id >= VOCABULARY]
+        if past:
+            raise EngineInputError(f"token id {past[0]} is past the vocabulary of {VOCABULARY} tokens")
+        return "".join(chr(token_id) for token_id in token_ids)
+
+    async def tokenizer_info(self) -> dict[str, Any]:
+        return {"tokenizer_class": "ScriptedTokenizer", "eos_token": "\x03", "bos_token": None, "pad_token": None}
 
     async def check_health(self) -> None:
         return None
 
     async def close(self) -> None:
         return None
+
+
+def _prompt_logprobs(text: str, alternatives: int | None) -> PromptLogprobs | None:
+    if alternatives is None or not text:
+        return None
+    return PromptLogprobs(text[0], scripted_logprobs(text[1:], alternatives))
 
 
 def _halves(index: int, text: str, logprobs: int | None) -> tuple[ChoiceDelta, ChoiceDelta]:

@@ -13,6 +13,7 @@ from potcot.server.app import build_app
 from potcot.server.engines import ChoiceDelta, Engine, EngineUnavailable, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
 from potcot.server.settings import EngineSettings, ServerSettings
+from tests.server.openai_spec import assert_valid
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
@@ -26,10 +27,14 @@ def client() -> Iterator[TestClient]:
 
 
 def assert_error(response, status: int, fragment: str) -> None:
+    """An error in OpenAI's shape, as its published schema has it: ``code`` one of OpenAI's codes
+    (``model_not_found``) or null, never the HTTP status."""
     assert response.status_code == status, response.text
+    assert_valid(response.json(), "ErrorResponse")
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
-    assert error["code"] == status
+    assert error["code"] == ("model_not_found" if "does not exist" in error["message"] else error["code"])
+    assert not isinstance(error["code"], int)
     assert fragment in error["message"]
 
 

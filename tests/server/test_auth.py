@@ -28,6 +28,10 @@ PROTECTED = [
     ("POST", "/v1/chat/completions", {**CHAT, "model": f"{MODEL}:hybrid", "stream": True}),
     ("POST", "/v1/completions", {"model": MODEL, "prompt": "1 + 1 ="}),
     ("GET", "/v1/models", None),
+    ("GET", f"/v1/models/{MODEL}", None),
+    ("POST", "/tokenize", {"prompt": "1 + 1 ="}),
+    ("POST", "/detokenize", {"tokens": [49, 43, 49]}),
+    ("GET", "/tokenizer_info", None),
     ("GET", "/openapi.json", None),
     ("GET", "/docs", None),
 ]
@@ -83,7 +87,7 @@ def assert_unauthorized(response) -> None:
             "message": "Unauthorized: send a valid API key as 'Authorization: Bearer KEY'",
             "type": "authentication_error",
             "param": None,
-            "code": 401,
+            "code": "invalid_api_key",
         }
     }
     assert KEY not in response.text and OTHER_KEY not in response.text

@@ -113,7 +113,7 @@ def test_content_length_never_filled_gets_408_and_frees_its_slot(server: ServerP
         for client in short:
             status, body = response_of(client)
             assert status == 408, body
-            assert body["error"]["code"] == 408
+            assert body["error"]["code"] is None  # OpenAI's codes are strings; the status says 408
         assert in_flight(server) == 0
         assert_solves(server)
     finally:
