@@ -243,6 +243,12 @@ class SolveRequest(Request):
     samples: Samples | None = Field(
         None, description=f"vote: the most samples of each rationale; default {DEFAULT_SAMPLES}"
     )
+    race: bool | None = Field(
+        None,
+        strict=True,
+        description="hybrid and tir: start the chain of thought beside the first rationale, halted when that "
+        "answers; default: the server's --race",
+    )
 
     @property
     def max_generations(self) -> int:
@@ -368,6 +374,12 @@ class SolveResponse(BaseModel):
     confidence: float | None = Field(
         None, description="vote: the winner's share of all valid votes", exclude_if=lambda value: value is None
     )
+    set_aside: list[AttemptRecord] | None = Field(
+        None,
+        description="race: the chain of thought begun beside the first rationale and halted when that answered "
+        "(finish_reason abort); its tokens count in usage",
+        exclude_if=lambda value: value is None,
+    )
     usage: SolveUsage
     timings: Timings
 
@@ -384,6 +396,7 @@ class SolveResponse(BaseModel):
             attempts=[AttemptRecord.of(attempt) for attempt in solution.attempts],
             votes=[VoteRecord(answer=vote.answer, count=vote.count) for vote in solution.votes] or None,
             confidence=solution.confidence,
+            set_aside=[AttemptRecord.of(attempt) for attempt in solution.set_aside] or None,
             usage=SolveUsage.of(solution.prompt_tokens, solution.completion_tokens, solution.wasted_tokens),
             timings=Timings(
                 total_s=solution.total_s, generation_s=solution.generation_s, execution_s=solution.execution_s

@@ -30,6 +30,7 @@ class SolveService:
             seed=request.seed,
             max_rounds=request.max_rounds,
             samples=request.samples,
+            race=request.race,
         )
         solution = await self._solver.solve(request.question, options, request_id)
         self._metrics.record_solution(solution, request.strategy)

@@ -193,6 +193,11 @@ class SolveDefaults(Settings):
         ge=1,
         description="generation budget of each solve attempt (of potcot serve: when a request names none)",
     )
+    race: bool = Field(
+        False,
+        description="hybrid and tir: start the chain-of-thought fallback beside the first rationale and halt it "
+        "when that answers (when a request does not say): a fallback's latency at the cost of more generated tokens",
+    )
 
     @model_validator(mode="after")
     def _not_the_old_name(self) -> SolveDefaults:

