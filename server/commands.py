@@ -62,12 +62,15 @@ class SolveCommand(Command, ClientSettings, SolverSettings):
         response = self._solve_remotely(self.url) if self.url else asyncio.run(self._solve_here())
         print(json.dumps(response, indent=2))
 
-    def _solve_remotely(self, url: str) -> dict[str, Any]:
-        """Through a server, whose own settings decide the rest; ``--max-tokens`` only if given."""
+    def request_body(self) -> dict[str, Any]:
+        """What ``/solve`` is sent: the server's own settings decide the rest, so ``--max-tokens``
+        and ``--race`` go only if given."""
         fields = {"question", "strategy", "choices", "temperature", "seed", "max_rounds", "samples"}
         body = self.model_dump(include=fields, exclude_none=True)
-        if "max_tokens" in self.model_fields_set:
-            body["max_tokens"] = self.max_tokens
+        return body | self.model_dump(include={"max_tokens", "race"} & self.model_fields_set)
+
+    def _solve_remotely(self, url: str) -> dict[str, Any]:
+        body = self.request_body()
         try:
             response = httpx.post(url.rstrip("/") + "/solve", json=body, headers=self.auth_headers(), timeout=600)
         except httpx.HTTPError as error:

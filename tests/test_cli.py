@@ -109,6 +109,22 @@ def test_a_solve_budget_is_sent_to_a_server_only_when_asked_for() -> None:
     assert BenchCommand(_cli_parse_args=["--url", "http://x", "--max-tokens", "48"])._config().max_tokens == 48
 
 
+@pytest.mark.parametrize(
+    ("flags", "sent"),
+    [
+        ((), {}),
+        (("--max-tokens", "48"), {"max_tokens": 48}),
+        (("--race",), {"race": True}),
+        (("--no-race",), {"race": False}),
+    ],
+)
+def test_a_solve_sends_the_servers_settings_only_when_asked_for(
+    flags: tuple[str, ...], sent: dict[str, object]
+) -> None:
+    body = SolveCommand(_cli_parse_args=["q", "--url", "http://x", *flags]).request_body()
+    assert body == {"question": "q", "strategy": "hybrid", **sent}
+
+
 def test_each_default_once() -> None:
     assert ServerSettings().max_tokens == SolveCommand(_cli_parse_args=["q"]).max_tokens == DEFAULT_MAX_TOKENS
 
