@@ -425,12 +425,13 @@ class CompletionChoice(BaseModel):
 
 
 class CompletionResponse(BaseModel):
-    """A text completion, whole or one chunk of a stream (OpenAI's one shape for both). A chunk's
-    ``usage`` is sent only with ``stream_options: {include_usage: true}``, as in chat."""
+    """A text completion, whole or one chunk of a stream (OpenAI's one shape for both). A stream's
+    ``usage`` comes only in its last chunk, with ``stream_options: {include_usage: true}``: OpenAI's
+    schema has no null for it, so other chunks leave it out, as vLLM's do."""
 
     id: str = Field(default_factory=lambda: new_id("cmpl"))
     object: Literal["text_completion"] = "text_completion"
     created: int = Field(default_factory=now)
     model: str
     choices: list[CompletionChoice]
-    usage: Usage | None = None
+    usage: Usage | None = Field(None, exclude_if=lambda value: value is None)
