@@ -140,11 +140,26 @@ class TextPart(BaseModel):
     text: str
 
 
-class ChatMessageIn(BaseModel):
+# An assistant message's fields that replay a tool call or audio, which potcot cannot render.
+REFUSED_MESSAGE_FIELDS: dict[str, tuple[object, ...]] = {"tool_calls": ([],), "function_call": (), "audio": ()}
+
+
+class ChatMessageIn(Request):
+    """One message of a chat: OpenAI's system, developer, user and assistant messages, of text.
+    Tool and function messages are refused by their role."""
+
+    refused_fields = REFUSED_MESSAGE_FIELDS
+
     role: Literal["system", "user", "assistant", "developer"]
     content: Annotated[str | list[TextPart], one_of("a string or an array of text parts")]
-    # Advisory: the chat templates of the models potcot serves have no place for a participant's name.
+    # Advisory: the chat templates of the models potcot serves have no place for a participant's
+    # name, nor for an earlier reply's refusal beside its content.
     name: str | None = None
+    refusal: str | None = None
+    # Refused unless they ask for nothing (REFUSED_MESSAGE_FIELDS).
+    tool_calls: list[dict[str, Any]] | None = None
+    function_call: dict[str, Any] | None = None
+    audio: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:

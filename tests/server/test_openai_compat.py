@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from potcot.server.engines import ChoiceDelta, EngineUnavailable, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
 from potcot.server.protocol import IGNORED_FIELDS, REFUSED_FIELDS
-from potcot.server.protocol_openai import ChatCompletionRequest, CompletionRequest
+from potcot.server.protocol_openai import ChatCompletionRequest, ChatMessageIn, CompletionRequest
 from potcot.server.settings import ServerSettings
 from tests.server.openai_spec import assert_valid, request_fields
 from tests.server.scripted import ScriptedEngine, client_for
@@ -219,6 +219,29 @@ def test_every_openai_request_field_is_served_refused_or_advisory(schema: str, m
     """Nothing OpenAI defines is accepted and silently dropped: each field of its request schema is
     declared by potcot's request model (honoured, passed to the engine, or refused) or advisory."""
     assert request_fields(schema) - set(model.model_fields) - IGNORED_FIELDS == set()
+
+
+@pytest.mark.parametrize("role", ["System", "Developer", "User", "Assistant"])
+def test_every_field_of_a_message_is_served_refused_or_advisory(role: str) -> None:
+    assert request_fields(f"ChatCompletionRequest{role}Message") <= set(ChatMessageIn.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("message", "param"),
+    [
+        (
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "1", "type": "function"}]},
+            "messages.1.tool_calls",
+        ),
+        ({"role": "tool", "content": "42", "tool_call_id": "1"}, "messages.1.role"),
+    ],
+    ids=["a replayed tool call", "a tool's reply"],
+)
+def test_tool_messages_are_refused_by_name(client: TestClient, message: dict, param: str) -> None:
+    response = client.post("/v1/chat/completions", json={**CHAT, "messages": [*USER, message]})
+    assert response.status_code == 400 and response.json()["error"]["param"] == param
+    with_nothing = {"role": "assistant", "content": "42", "tool_calls": [], "refusal": None, "name": "a"}
+    ok(client.post("/v1/chat/completions", json={**CHAT, "messages": [*USER, with_nothing, *USER]}))
 
 
 @pytest.mark.parametrize(("schema", "model"), REQUESTS.items(), ids=list(REQUESTS))
