@@ -172,6 +172,24 @@ def build_app(
             await _until_disconnected(request, runtime.services.completions.create(body, _engine_request_id()))
         )
 
+    _add_model_routes(app, runtime)
+
+    @app.get("/health", response_model=Health, responses=error_responses(503))
+    async def health() -> Health:
+        await runtime.check_health()
+        return Health()
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def prometheus_metrics() -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _add_model_routes(app: FastAPI, runtime: Runtime) -> None:
+    """What the model is: its cards (OpenAI's) and its tokenizer (vLLM's endpoints), which clients
+    that count or send tokens themselves read, lm-evaluation-harness's among them."""
+
     @app.get("/v1/models", response_model=ModelList, responses=error_responses(401, 503))
     async def models() -> ModelList:
         return runtime.services.models.cards()
@@ -191,17 +209,6 @@ def build_app(
     @app.get("/tokenizer_info", response_model=TokenizerInfoResponse, responses=error_responses(401, 404, 503))
     async def tokenizer_info() -> TokenizerInfoResponse:
         return await runtime.services.tokenize.tokenizer_info()
-
-    @app.get("/health", response_model=Health, responses=error_responses(503))
-    async def health() -> Health:
-        await runtime.check_health()
-        return Health()
-
-    @app.get("/metrics", response_class=PlainTextResponse)
-    async def prometheus_metrics() -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
-
-    return app
 
 
 def _add_middleware(app: FastAPI, settings: HttpSettings, metrics: Metrics) -> None:

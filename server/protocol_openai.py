@@ -140,11 +140,26 @@ class TextPart(BaseModel):
     text: str
 
 
-class ChatMessageIn(BaseModel):
+# An assistant message's fields that replay a tool call or audio, which potcot cannot render.
+REFUSED_MESSAGE_FIELDS: dict[str, tuple[object, ...]] = {"tool_calls": ([],), "function_call": (), "audio": ()}
+
+
+class ChatMessageIn(Request):
+    """One message of a chat: OpenAI's system, developer, user and assistant messages, of text.
+    Tool and function messages are refused by their role."""
+
+    refused_fields = REFUSED_MESSAGE_FIELDS
+
     role: Literal["system", "user", "assistant", "developer"]
     content: Annotated[str | list[TextPart], one_of("a string or an array of text parts")]
-    # Advisory: the chat templates of the models potcot serves have no place for a participant's name.
+    # Advisory: the chat templates of the models potcot serves have no place for a participant's
+    # name, nor for an earlier reply's refusal beside its content.
     name: str | None = None
+    refusal: str | None = None
+    # Refused unless they ask for nothing (REFUSED_MESSAGE_FIELDS).
+    tool_calls: list[dict[str, Any]] | None = None
+    function_call: dict[str, Any] | None = None
+    audio: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -425,12 +440,13 @@ class CompletionChoice(BaseModel):
 
 
 class CompletionResponse(BaseModel):
-    """A text completion, whole or one chunk of a stream (OpenAI's one shape for both). A chunk's
-    ``usage`` is sent only with ``stream_options: {include_usage: true}``, as in chat."""
+    """A text completion, whole or one chunk of a stream (OpenAI's one shape for both). A stream's
+    ``usage`` comes only in its last chunk, with ``stream_options: {include_usage: true}``: OpenAI's
+    schema has no null for it, so other chunks leave it out, as vLLM's do."""
 
     id: str = Field(default_factory=lambda: new_id("cmpl"))
     object: Literal["text_completion"] = "text_completion"
     created: int = Field(default_factory=now)
     model: str
     choices: list[CompletionChoice]
-    usage: Usage | None = None
+    usage: Usage | None = Field(None, exclude_if=lambda value: value is None)

@@ -96,7 +96,6 @@ class CompletionService:
         self, request: CompletionRequest, echo: _Echo, chunks: AsyncGenerator[GenerationChunk, None]
     ) -> AsyncIterator[str]:
         response_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
-        leave_out = frozenset() if request.include_usage else frozenset({"usage"})
         prompt_tokens = completion_tokens = 0
         try:
             async for chunk in chunks:
@@ -104,7 +103,7 @@ class CompletionService:
                 choices = [choice for delta in chunk.deltas if (choice := echo.streamed(delta, chunk)) is not None]
                 if choices:
                     response = CompletionResponse(id=response_id, created=created, model=request.model, choices=choices)
-                    yield event(response, leave_out)
+                    yield event(response)
         except (EngineInputError, EngineUnavailable) as error:
             yield engine_error_event(error)
         else:

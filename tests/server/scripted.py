@@ -42,6 +42,8 @@ class ScriptedEngine(Engine):
 
     def __init__(self, *completions: str, model_name: str = "scripted-model", max_model_len: int = 4096) -> None:
         self.completions = list(completions)
+        # How each generation ends, in turn ("stop" once they run out): "length" plays a cut one.
+        self.finish_reasons: list[str] = []
         self.prompts: list[Prompt] = []
         self.options: list[SamplingOptions] = []
         self.request_ids: list[str] = []
@@ -61,7 +63,8 @@ class ScriptedEngine(Engine):
         self.request_ids.append(request_id)
         texts = [self.completions.pop(0) if self.completions else "" for _ in range(options.n)]
         await self.release.wait()
-        halves = [_halves(index, text, options.logprobs) for index, text in enumerate(texts)]
+        reason = self.finish_reasons.pop(0) if self.finish_reasons else "stop"
+        halves = [_halves(index, text, options.logprobs, reason) for index, text in enumerate(texts)]
         yield GenerationChunk(
             tuple(first for first, _ in halves),
             prompt_tokens=7,
@@ -98,14 +101,14 @@ def _prompt_logprobs(text: str, alternatives: int | None) -> PromptLogprobs | No
     return PromptLogprobs(text[0], scripted_logprobs(text[1:], alternatives))
 
 
-def _halves(index: int, text: str, logprobs: int | None) -> tuple[ChoiceDelta, ChoiceDelta]:
+def _halves(index: int, text: str, logprobs: int | None, reason: str) -> tuple[ChoiceDelta, ChoiceDelta]:
     half = len(text) // 2
-    first, second = ChoiceDelta(index, text[:half]), ChoiceDelta(index, text[half:], "stop")
+    first, second = ChoiceDelta(index, text[:half]), ChoiceDelta(index, text[half:], reason)
     if logprobs is None:
         return first, second
     return (
         ChoiceDelta(index, first.text, None, scripted_logprobs(first.text, logprobs)),
-        ChoiceDelta(index, second.text, "stop", scripted_logprobs(second.text, logprobs)),
+        ChoiceDelta(index, second.text, reason, scripted_logprobs(second.text, logprobs)),
     )
 
 

@@ -1,5 +1,6 @@
-"""OpenAI's published schemas of the objects potcot returns (``schemas.json``: an extract of
-openai/openai-openapi, PROVENANCE.md says which), and the check that a body matches one.
+"""OpenAI's published schemas of the objects potcot returns and of the requests it serves
+(``schemas.json``: an extract of openai/openai-openapi, PROVENANCE.md says which), the check that a
+body matches one, and the fields a request schema defines.
 
 The extract is kept verbatim. Two things are read into it here, both written down in PROVENANCE.md:
 
@@ -13,6 +14,7 @@ The extract is kept verbatim. Two things are read into it here, both written dow
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -62,8 +64,10 @@ def _echo(schemas: dict[str, Any]) -> None:
 ERRATA: dict[str, Callable[[dict[str, Any]], None]] = {"streamed": _streamed_completion, "echo": _echo}
 
 
+@functools.cache
 def validator(name: str, *errata: str) -> Draft202012Validator:
-    """A JSON Schema 2020-12 validator (the dialect of OpenAPI 3.1) for the schema ``name``."""
+    """A JSON Schema 2020-12 validator (the dialect of OpenAPI 3.1) for the schema ``name``; made
+    once per schema and errata, since the tests check hundreds of bodies."""
     schemas = _read_nullable(copy.deepcopy(SCHEMAS))
     for erratum in errata:
         ERRATA[erratum](schemas)
@@ -78,3 +82,14 @@ def assert_valid(body: object, name: str, *errata: str) -> None:
     assert not problems, f"not a valid {name} (OpenAI {VERSION}):\n" + "\n".join(
         f"  {'/'.join(map(str, problem.absolute_path)) or '(root)'}: {problem.message[:300]}" for problem in problems
     )
+
+
+def request_fields(name: str) -> set[str]:
+    """Every field the request schema ``name`` defines, its ``allOf`` parts' and references' included."""
+    schema = SCHEMAS[name]
+    fields = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        if "$ref" in part:
+            fields |= request_fields(part["$ref"].rsplit("/", 1)[-1])
+        fields |= set(part.get("properties", {}))
+    return fields

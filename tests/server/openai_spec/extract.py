@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
-# The objects potcot's OpenAI-compatible endpoints return. Streamed text completions are
-# CreateCompletionResponse objects too: OpenAI has no schema of their own for them.
+# The objects potcot's OpenAI-compatible endpoints return (streamed text completions are
+# CreateCompletionResponse objects too: OpenAI has no schema of their own for them), and the two
+# request bodies, whose fields the tests hold against what potcot serves, refuses or ignores.
 ROOTS = (
     "CreateChatCompletionResponse",
     "CreateChatCompletionStreamResponse",
@@ -25,6 +26,8 @@ ROOTS = (
     "ListModelsResponse",
     "Model",
     "ErrorResponse",
+    "CreateChatCompletionRequest",
+    "CreateCompletionRequest",
 )
 OUT = Path(__file__).with_name("schemas.json")
 
