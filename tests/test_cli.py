@@ -41,6 +41,11 @@ def test_help_lists_every_command() -> None:
         assert f"\n  {name} " in completed.stdout
 
 
+def test_python_dash_m_potcot_is_the_command() -> None:
+    completed = subprocess.run([sys.executable, "-m", "potcot", "--help"], capture_output=True, text=True, timeout=120)
+    assert (completed.returncode, completed.stdout) == (0, potcot("--help").stdout)
+
+
 def test_an_unknown_command_is_a_clear_error() -> None:
     completed = potcot("srve")
     assert completed.returncode != 0
