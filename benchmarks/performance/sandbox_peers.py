@@ -121,8 +121,14 @@ def executors(workers: int) -> dict[str, Factory]:
     }
     bwrap = shutil.which("bwrap")
     if bwrap:
-        found["bubblewrap"] = lambda: fresh_interpreters([bwrap, *_BWRAP])
+        found["bubblewrap"] = lambda: fresh_interpreters([bwrap, *_BWRAP, *_interpreter_binds()])
     return found
+
+
+def _interpreter_binds() -> list[str]:
+    """The interpreter and its environment, bound again over the empty /tmp, where a clone (and
+    its virtual environment) may live."""
+    return [arg for prefix in {sys.prefix, sys.base_prefix} for arg in ("--ro-bind", prefix, prefix)]
 
 
 def tree_cpu_seconds() -> float:

@@ -20,12 +20,12 @@ def test_the_cpu_of_reaped_children_is_counted() -> None:
     assert tree_cpu_seconds() - before > 0.01
 
 
-def test_the_unisolated_executors_print_what_cpython_prints() -> None:
-    chosen = {
-        name: factory for name, factory in executors(workers=1).items() if name in ("reused pool", "fresh python")
-    }
+def test_the_peers_print_what_cpython_prints() -> None:
+    """Bubblewrap's among them wherever ``bwrap`` is installed (CI's machines have it), with the
+    interpreter bound over its empty /tmp, where a clone and its environment may live."""
+    chosen = {name: factory for name, factory in executors(workers=1).items() if name != "potcot"}
     figures, outputs = measure_round(chosen, PROGRAMS * 2, workers=1)
-    assert outputs["reused pool"] == outputs["fresh python"] == ["42\n", "6\n", "3\n"] * 2
+    assert all(printed == ["42\n", "6\n", "3\n"] * 2 for printed in outputs.values()), outputs
     assert all(figure["programs_per_s"] > 0 and figure["cpu_ms"] > 0 for figure in figures.values())
 
 
