@@ -344,9 +344,12 @@ class SolveUsage(Usage):
 
 
 class Timings(BaseModel):
-    total_s: float
-    generation_s: float
-    execution_s: float
+    total_s: float = Field(description="the solve, from start to answer")
+    generation_s: float = Field(
+        description="every attempt's generation time added up: where generations overlap (a race, a vote's "
+        "samples) it can exceed total_s"
+    )
+    execution_s: float = Field(description="every program's run in the sandbox, added up")
 
 
 class SolveResponse(BaseModel):
