@@ -63,13 +63,12 @@ MAX_TOKEN_ID = 2**31 - 1
 # A solve's bounds, once, read from text: the flags of ``potcot solve`` and ``potcot bench`` take
 # these, so that a command refuses what ``/solve`` would refuse.
 SeedValue = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX)]
-TokenCount = Annotated[int, Field(ge=1, le=MAX_TOKENS_BOUND)]
 RoundCount = Annotated[int, Field(ge=1, le=MAX_ROUNDS)]
 SampleCount = Annotated[int, Field(ge=1, le=MAX_SAMPLES)]
 TemperatureValue = Annotated[float, Field(ge=0, le=2)]
 
 Seed = Annotated[SeedValue, Strict()]
-TokenBudget = Annotated[TokenCount, Strict()]
+TokenBudget = Annotated[int, Field(ge=1, le=MAX_TOKENS_BOUND, strict=True)]
 Choices = Annotated[int, Field(ge=1, le=MAX_CHOICES, strict=True)]
 Rounds = Annotated[RoundCount, Strict()]
 Samples = Annotated[SampleCount, Strict()]
