@@ -24,7 +24,7 @@ from potcot.answers import Grader, Grading
 from potcot.benchmarks.datasets import Item, load_dataset
 from potcot.benchmarks.results import ItemResult, ResultsFile, RunState, Session, write_json
 from potcot.benchmarks.summary import draw_chart, markdown_table, summarize
-from potcot.server.protocol import SolveResponse
+from potcot.server.protocol import SolveParameters, SolveRequest, SolveResponse
 from potcot.server.solver import Strategy
 
 logger = logging.getLogger(__name__)
@@ -45,14 +45,25 @@ class ItemFailed(RuntimeError):
 class BenchConfig:
     datasets: tuple[str, ...]
     out: Path
-    strategy: Strategy = Strategy.HYBRID
+    # The run's /solve fields, the same for every question, and only those it was given: the
+    # solver's defaults (a server's, or this process's settings) decide the rest.
+    solve: SolveParameters = dataclasses.field(default_factory=SolveParameters)
     limit: int | None = None
     concurrency: int = 16
     grading: Grading = Grading.STRICT
     data_dir: Path | None = None
-    max_tokens: int | None = None
-    seed: int | None = None
-    samples: int | None = None  # vote: the most samples of each rationale; None: the solver's default
+
+    @property
+    def strategy(self) -> Strategy:
+        return self.solve.strategy
+
+    def record(self) -> dict[str, str]:
+        """The configuration as ``run.json`` keeps it, as text: the run's settings, the strategy its
+        results are filed under, and the other ``/solve`` fields it asked for, only those: the
+        solver's defaults decided the rest."""
+        settings = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        asked = {"strategy": self.strategy} | settings.pop("solve").model_dump(mode="json", exclude_unset=True)
+        return {key: str(value) for key, value in (settings | asked).items()}
 
 
 class QuestionSolver(Protocol):
@@ -63,17 +74,15 @@ class QuestionSolver(Protocol):
         """The ``/solve`` response for one question."""
 
 
-def solve_request(item: Item, config: BenchConfig) -> dict[str, Any]:
-    """The question as ``/solve`` takes it; the temperature is the strategy's own (greedy, or a
-    vote's sampling), as in process."""
-    return {
-        "question": item.question,
-        "choices": list(item.choices) if item.choices else None,
-        "strategy": config.strategy.value,
-        "max_tokens": config.max_tokens,
-        "seed": config.seed,
-        "samples": config.samples,
-    }
+def solve_request(item: Item, config: BenchConfig) -> SolveRequest:
+    """The ``/solve`` request for one question, the same in process and through a server: the
+    row's question and choices, and the run's fields. A row ``/solve`` would refuse fails its item."""
+    row = {"question": item.question} | ({"choices": list(item.choices)} if item.choices else {})
+    try:
+        return SolveRequest.model_validate(config.solve.model_dump(exclude_unset=True) | row)
+    except pydantic.ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ItemFailed(f"no /solve request: {problems}") from None
 
 
 _UNAUTHORIZED_HINT = "pass the server's key with --api-key or POTCOT_API_KEY"
@@ -102,10 +111,11 @@ class HttpSolver:
                 )
 
     async def solve(self, item: Item, config: BenchConfig) -> SolveResponse:
+        body = solve_request(item, config).body()
         problem = "no attempt"
         for attempt in range(_MAX_ATTEMPTS):
             try:
-                response = await self._client.post(self.url + "/solve", json=solve_request(item, config))
+                response = await self._client.post(self.url + "/solve", json=body)
             except httpx.TransportError as error:
                 problem = f"connection failed: {error}"
                 await asyncio.sleep(_backoff(attempt))
@@ -154,7 +164,7 @@ async def run_benchmark(config: BenchConfig, solver: QuestionSolver, grader: Gra
     graded = state.config.get("grading")
     if graded not in (None, config.grading.value):
         raise ValueError(f"{config.out} holds results graded {graded}; use another --out for {config.grading} grading")
-    state.config = {key: str(value) for key, value in dataclasses.asdict(config).items()}
+    state.config = config.record()
     try:
         for name in config.datasets:
             dataset = load_dataset(name, config.data_dir)

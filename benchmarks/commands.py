@@ -16,9 +16,8 @@ from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand
 
 from potcot.answers import Grader, Grading
 from potcot.sandbox.commands import read_text
-from potcot.server.commands import StrategyChoice
+from potcot.server.commands import SolveFlags
 from potcot.server.settings import ClientSettings, Command, SolverSettings, choice_of
-from potcot.server.solver import DEFAULT_SAMPLES, MAX_SAMPLES, Strategy
 
 if TYPE_CHECKING:
     from potcot.benchmarks.client import BenchConfig
@@ -56,14 +55,13 @@ class CompareCommand(BaseModel):
         print(table)
 
 
-class BenchCommand(Command, ClientSettings, SolverSettings):
+class BenchCommand(Command, ClientSettings, SolverSettings, SolveFlags):
     """Run datasets of the MAmmoTH suite through potcot's solver and grade the answers: against a
     server (--url), or in this process (the model and engine flags of potcot serve)."""
 
     compare: CliSubCommand[CompareCommand]
     url: str | None = Field(None, description="a running potcot server; default: solve in this process")
     datasets: str = Field("gsm8k", description="comma-separated names, or paths of JSONL files of the same shape")
-    strategy: StrategyChoice = Field(Strategy.HYBRID, description="hybrid, pot, cot, tir or vote")
     limit: int | None = Field(None, ge=1, description="the first N questions of each dataset")
     concurrency: int | None = Field(
         None, ge=1, description=f"questions in flight; default {_HTTP_CONCURRENCY}, in process {_LOCAL_CONCURRENCY}"
@@ -72,10 +70,6 @@ class BenchCommand(Command, ClientSettings, SolverSettings):
     grading: GradingChoice = Field(Grading.STRICT, description="strict, or mammoth (the paper's scoring)")
     data_dir: Path | None = Field(
         None, description="a folder of the suite's <name>.jsonl files; default: POTCOT_DATA_DIR, else the shipped suite"
-    )
-    seed: int | None = Field(None, description="sampling seed")
-    samples: int | None = Field(
-        None, ge=1, le=MAX_SAMPLES, description=f"vote: the most samples of each rationale; default {DEFAULT_SAMPLES}"
     )
 
     def cli_cmd(self) -> None:
@@ -103,15 +97,11 @@ class BenchCommand(Command, ClientSettings, SolverSettings):
         return BenchConfig(
             datasets=tuple(name.strip() for name in self.datasets.split(",") if name.strip()),
             out=self.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"),
-            strategy=self.strategy,
+            solve=self.solve_parameters(),
             limit=self.limit,
             concurrency=self.concurrency or (_HTTP_CONCURRENCY if self.url else _LOCAL_CONCURRENCY),
             grading=self.grading,
             data_dir=self.data_dir,
-            # A server decides its own budget unless this run asks for one.
-            max_tokens=self.max_tokens if "max_tokens" in self.model_fields_set else None,
-            seed=self.seed,
-            samples=self.samples,
         )
 
     async def _bench(self, config: BenchConfig) -> dict[str, Any]:

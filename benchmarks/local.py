@@ -8,12 +8,12 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
-from potcot.benchmarks.client import BenchConfig
+from potcot.benchmarks.client import BenchConfig, solve_request
 from potcot.benchmarks.datasets import Item
 from potcot.server.inprocess import local_solver
 from potcot.server.protocol import SolveResponse
 from potcot.server.settings import SolveDefaults, SolverSettings
-from potcot.server.solver import SolveOptions, Solver
+from potcot.server.solver import Solver
 
 
 class LocalSolver:
@@ -28,13 +28,9 @@ class LocalSolver:
             yield cls(solver, settings)
 
     async def solve(self, item: Item, config: BenchConfig) -> SolveResponse:
-        options = SolveOptions.of(
-            self._defaults,
-            config.strategy,
-            choices=item.choices,
-            max_tokens=config.max_tokens,
-            seed=config.seed,
-            samples=config.samples,
-        )
-        solution = await self._solver.solve(item.question, options, uuid.uuid4().hex)
-        return SolveResponse.of(solution, config.strategy, self._solver.engine.model_name)
+        """The request a server would be sent (``solve_request``), solved here: this process's
+        settings are the server's defaults."""
+        request = solve_request(item, config)
+        options = request.solve_options(self._defaults)
+        solution = await self._solver.solve(request.question, options, uuid.uuid4().hex)
+        return SolveResponse.of(solution, options.strategy, self._solver.engine.model_name)

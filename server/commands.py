@@ -14,21 +14,47 @@ import httpx
 from pydantic import BaseModel, Field
 from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand
 
-from potcot.server.settings import ClientSettings, Command, ServerSettings, SolverSettings, choice_of
-from potcot.server.solver import (
-    DEFAULT_MAX_ROUNDS,
-    DEFAULT_SAMPLES,
-    MAX_ROUNDS,
-    MAX_SAMPLES,
-    VOTE_TEMPERATURE,
-    SolveOptions,
-    Strategy,
+from potcot.server.protocol import (
+    Question,
+    RoundCount,
+    SampleCount,
+    SeedValue,
+    SolveParameters,
+    SolveRequest,
+    SolveResponse,
+    TemperatureValue,
 )
+from potcot.server.settings import ClientSettings, Command, ServerSettings, SolverSettings, choice_of
+from potcot.server.solver import Strategy
 
 if TYPE_CHECKING:  # a type checker sees the enum, which is what the field holds
     StrategyChoice = Strategy
 else:
     StrategyChoice = choice_of(Strategy)
+
+
+def _as_solve_says(field: str) -> str | None:
+    """A flag's help, the ``/solve`` field's own description: one account of each field."""
+    return SolveParameters.model_fields[field].description
+
+
+class SolveFlags(BaseModel):
+    """The fields of ``/solve`` as flags of ``potcot solve`` and ``potcot bench``, with the
+    protocol's names and bounds; ``--max-tokens`` and ``--race`` are the solve defaults'
+    (``SolverSettings``), the budget and race of a solve in this process. Flags only: no variable
+    sets them."""
+
+    strategy: StrategyChoice = Field(Strategy.HYBRID, description=_as_solve_says("strategy"))
+    temperature: TemperatureValue | None = Field(None, description=_as_solve_says("temperature"))
+    seed: SeedValue | None = Field(None, description=_as_solve_says("seed"))
+    max_rounds: RoundCount | None = Field(None, description=_as_solve_says("max_rounds"))
+    samples: SampleCount | None = Field(None, description=_as_solve_says("samples"))
+
+    def solve_parameters(self) -> SolveParameters:
+        """The ``/solve`` fields this command was given, and only those: a server's defaults decide
+        the rest, and in this process the command's own settings do (they are the server's)."""
+        given = self.model_fields_set & SolveParameters.model_fields.keys()
+        return SolveParameters.model_validate(self.model_dump(include=given))
 
 
 class ServeCommand(Command, ServerSettings):
@@ -40,37 +66,26 @@ class ServeCommand(Command, ServerSettings):
         serve(self)
 
 
-class SolveCommand(Command, ClientSettings, SolverSettings):
+class SolveCommand(Command, ClientSettings, SolverSettings, SolveFlags):
     """Solve one question and print the result as JSON: in this process, or through a server (--url)."""
 
-    question: CliPositionalArg[str] = Field(description="the question")
+    question: CliPositionalArg[Question] = Field(description="the question")
     url: str | None = Field(None, description="a running potcot server; default: solve in this process")
-    strategy: StrategyChoice = Field(Strategy.HYBRID, description="hybrid, pot, cot, tir or vote")
-    choices: list[str] | None = Field(None, description="the options of a multiple-choice question")
-    temperature: float | None = Field(
-        None, ge=0, le=2, description=f"sampling temperature; default: 0, greedy ({VOTE_TEMPERATURE} for vote)"
-    )
-    seed: int | None = Field(None, description="sampling seed")
-    max_rounds: int | None = Field(
-        None, ge=1, le=MAX_ROUNDS, description=f"tir: the most code blocks run; default {DEFAULT_MAX_ROUNDS}"
-    )
-    samples: int | None = Field(
-        None, ge=1, le=MAX_SAMPLES, description=f"vote: the most samples of each rationale; default {DEFAULT_SAMPLES}"
-    )
+    # Checked as /solve checks it when the request is built: a flag's list of constrained strings
+    # would be read as JSON, and ``--choices 1`` would be the number 1.
+    choices: list[str] | None = Field(None, description=_as_solve_says("choices"))
 
     def cli_cmd(self) -> None:
         response = self._solve_remotely(self.url) if self.url else asyncio.run(self._solve_here())
         print(json.dumps(response, indent=2))
 
-    def request_body(self) -> dict[str, Any]:
-        """What ``/solve`` is sent: the server's own settings decide the rest, so ``--max-tokens``
-        and ``--race`` go only if given."""
-        fields = {"question", "strategy", "choices", "temperature", "seed", "max_rounds", "samples"}
-        body = self.model_dump(include=fields, exclude_none=True)
-        return body | self.model_dump(include={"max_tokens", "race"} & self.model_fields_set)
+    def solve_request(self) -> SolveRequest:
+        """The ``/solve`` request this command makes, in this process as through a server."""
+        given = self.solve_parameters().model_dump(exclude_unset=True)
+        return SolveRequest.model_validate({"question": self.question, **given})
 
     def _solve_remotely(self, url: str) -> dict[str, Any]:
-        body = self.request_body()
+        body = self.solve_request().body()
         try:
             response = httpx.post(url.rstrip("/") + "/solve", json=body, headers=self.auth_headers(), timeout=600)
         except httpx.HTTPError as error:
@@ -82,20 +97,12 @@ class SolveCommand(Command, ClientSettings, SolverSettings):
     async def _solve_here(self) -> dict[str, Any]:
         from potcot.server.engines import EngineUnavailable
         from potcot.server.inprocess import local_solver
-        from potcot.server.protocol import SolveResponse
 
-        options = SolveOptions.of(
-            self,
-            self.strategy,
-            choices=self.choices,
-            temperature=self.temperature,
-            seed=self.seed,
-            max_rounds=self.max_rounds,
-            samples=self.samples,
-        )
+        request = self.solve_request()
+        options = request.solve_options(self)
         try:
             async with local_solver(self) as solver:
-                solution = await solver.solve(self.question, options, uuid.uuid4().hex)
+                solution = await solver.solve(request.question, options, uuid.uuid4().hex)
                 return SolveResponse.of(solution, options.strategy, solver.engine.model_name).model_dump()
         except EngineUnavailable as error:
             raise SystemExit(f"potcot solve: {error}") from None

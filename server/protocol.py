@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -33,6 +34,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from potcot.sandbox import ExecutionResult
+from potcot.server.settings import SolveDefaults
 from potcot.server.solver import (
     DEFAULT_MAX_ROUNDS,
     DEFAULT_SAMPLES,
@@ -41,6 +43,7 @@ from potcot.server.solver import (
     VOTE_TEMPERATURE,
     Attempt,
     Solution,
+    SolveOptions,
     Strategy,
     ToolRound,
     max_generations,
@@ -57,11 +60,19 @@ MAX_CHOICES = 16
 # No vocabulary is this large; the engine checks the model's own.
 MAX_TOKEN_ID = 2**31 - 1
 
-Seed = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX, strict=True)]
+# A solve's bounds, once, read from text: the flags of ``potcot solve`` and ``potcot bench`` take
+# these, so that a command refuses what ``/solve`` would refuse.
+SeedValue = Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX)]
+RoundCount = Annotated[int, Field(ge=1, le=MAX_ROUNDS)]
+SampleCount = Annotated[int, Field(ge=1, le=MAX_SAMPLES)]
+TemperatureValue = Annotated[float, Field(ge=0, le=2)]
+
+Seed = Annotated[SeedValue, Strict()]
 TokenBudget = Annotated[int, Field(ge=1, le=MAX_TOKENS_BOUND, strict=True)]
 Choices = Annotated[int, Field(ge=1, le=MAX_CHOICES, strict=True)]
-Rounds = Annotated[int, Field(ge=1, le=MAX_ROUNDS, strict=True)]
-Samples = Annotated[int, Field(ge=1, le=MAX_SAMPLES, strict=True)]
+Rounds = Annotated[RoundCount, Strict()]
+Samples = Annotated[SampleCount, Strict()]
+Temperature = Annotated[TemperatureValue, Strict()]
 TokenId = Annotated[int, Field(ge=0, le=MAX_TOKEN_ID, strict=True)]
 
 
@@ -225,18 +236,28 @@ def _visible(text: str) -> str:
 
 
 NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_visible)]
+Question = Annotated[NonEmptyText, Field(max_length=20_000)]
+# One option letter each, A to Z.
+AnswerChoices = Annotated[list[NonEmptyText], Field(min_length=2, max_length=26)]
 
 
-class SolveRequest(Request):
-    question: NonEmptyText = Field(max_length=20_000)
-    strategy: Strategy = Strategy.HYBRID
-    choices: list[NonEmptyText] | None = Field(None, min_length=2, max_length=26)
-    max_tokens: TokenBudget | None = None
-    temperature: float | None = Field(
-        None, ge=0, le=2, strict=True, description=f"default: 0 (greedy); {VOTE_TEMPERATURE} for vote"
+class SolveParameters(Request):
+    """How a question is to be solved: the fields of ``/solve`` besides the question and the model.
+    Like vLLM's request models, which build their own sampling parameters, they build the solver's
+    options themselves (``solve_options``); ``/solve``, chat's solving ids, ``potcot solve`` and
+    ``potcot bench`` all go through that one conversion, so one request is solved alike by each."""
+
+    strategy: Strategy = Field(Strategy.HYBRID, description="hybrid, pot, cot, tir or vote")
+    choices: AnswerChoices | None = Field(
+        None, description="the options of a multiple-choice question; the answer is then an option letter"
     )
-    seed: Seed | None = None
-    model: str | None = None
+    max_tokens: TokenBudget | None = Field(
+        None, description="generation budget of each attempt; default: the server's --max-tokens"
+    )
+    temperature: Temperature | None = Field(
+        None, description=f"sampling temperature; default: 0 (greedy), {VOTE_TEMPERATURE} for vote"
+    )
+    seed: Seed | None = Field(None, description="sampling seed; a vote seeds each sample by its place")
     max_rounds: Rounds | None = Field(
         None, description=f"tir: the most code blocks run before the fallback; default {DEFAULT_MAX_ROUNDS}"
     )
@@ -250,9 +271,35 @@ class SolveRequest(Request):
         "answers; default: the server's --race",
     )
 
+    def solve_options(self, defaults: SolveDefaults, *, stop: Sequence[str] = ()) -> SolveOptions:
+        """The options asked for, ``defaults`` (the server's settings, or a command's) deciding what
+        was left out. ``stop``: a chat request's stop sequences, which ``/solve`` has no field for."""
+        return SolveOptions.of(
+            defaults,
+            self.strategy,
+            choices=self.choices,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            seed=self.seed,
+            max_rounds=self.max_rounds,
+            samples=self.samples,
+            stop=stop,
+            race=self.race,
+        )
+
     @property
     def max_generations(self) -> int:
         return max_generations(self.strategy, self.max_rounds or DEFAULT_MAX_ROUNDS, self.samples or DEFAULT_SAMPLES)
+
+
+class SolveRequest(SolveParameters):
+    question: Question = Field(description="the problem text")
+    model: str | None = Field(None, description="the plain model id; default: the served model")
+
+    def body(self) -> dict[str, Any]:
+        """What a client sends for this request: only the fields it was given, so that the server's
+        own defaults (``--max-tokens``, ``--race``) decide the rest, as they would for any client."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
 class Execution(BaseModel):

@@ -30,7 +30,9 @@ from potcot.server.protocol import (
     Choices,
     Request,
     Seed,
+    SolveParameters,
     SolveResponse,
+    Temperature,
     TokenBudget,
     TokenId,
     Usage,
@@ -38,6 +40,7 @@ from potcot.server.protocol import (
     now,
     one_of,
 )
+from potcot.server.solver import Strategy
 
 # OpenAI's log-probability for a token too unlikely to tell: JSON has no -Infinity.
 LOGPROB_FLOOR = -9999.0
@@ -64,7 +67,7 @@ class SamplingRequest(Request):
     n: Choices = 1
     stop: StopSequences = None
     max_tokens: TokenBudget | None = None
-    temperature: float = Field(1.0, ge=0, le=2, strict=True)
+    temperature: Temperature = 1.0
     top_p: float = Field(1.0, gt=0, le=1, strict=True)
     seed: Seed | None = None
     presence_penalty: float = Field(0.0, ge=-2, le=2, strict=True)
@@ -263,6 +266,16 @@ class ChatCompletionRequest(SamplingRequest):
     @property
     def token_budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    def solve_parameters(self, strategy: Strategy) -> SolveParameters:
+        """A solving id's ``/solve`` fields, those chat can carry: the strategy its id names, the
+        token budget, the seed, and the temperature only if given (chat's own default is 1; a
+        solve is greedy unless asked otherwise). What chat cannot say (``choices``, ``max_rounds``,
+        ``samples``, ``race``) is left to the server's defaults, as a ``/solve`` that omits it."""
+        given: dict[str, Any] = {"strategy": strategy, "max_tokens": self.token_budget, "seed": self.seed}
+        if "temperature" in self.model_fields_set:
+            given["temperature"] = self.temperature
+        return SolveParameters.model_validate(given)
 
 
 class TopLogprob(BaseModel):

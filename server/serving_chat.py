@@ -159,15 +159,7 @@ class ChatService:
         questions = [message.text for message in request.messages if message.role == "user"]
         if not questions or is_blank(questions[-1]):
             raise ApiError(400, "solving models need a user message with the question", param="messages")
-        options = SolveOptions.of(
-            self._defaults,
-            strategy,
-            max_tokens=request.token_budget,
-            # Solving is greedy unless the client asks otherwise, as /solve is: chat's own default is 1.
-            temperature=request.temperature if "temperature" in request.model_fields_set else None,
-            seed=request.seed,
-            stop=request.stop_sequences,
-        )
+        options = request.solve_parameters(strategy).solve_options(self._defaults, stop=request.stop_sequences)
         if request.stream:
             return await self._stream_solve(request, strategy, questions[-1], options, request_id)
         transcript = Transcript()

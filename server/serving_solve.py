@@ -7,7 +7,7 @@ from potcot.server.metrics import Metrics
 from potcot.server.protocol import SolveRequest, SolveResponse
 from potcot.server.serving_models import ModelRegistry
 from potcot.server.settings import SolveDefaults
-from potcot.server.solver import SolveOptions, Solver
+from potcot.server.solver import Solver
 
 
 class SolveService:
@@ -21,17 +21,7 @@ class SolveService:
         if self._models.strategy_for(request.model) is not None:
             raise ApiError(400, "/solve takes the plain model id; choose the strategy with 'strategy'", param="model")
         self._models.check_token_budget(request.max_tokens, "max_tokens")
-        options = SolveOptions.of(
-            self._defaults,
-            request.strategy,
-            choices=request.choices,
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            seed=request.seed,
-            max_rounds=request.max_rounds,
-            samples=request.samples,
-            race=request.race,
-        )
+        options = request.solve_options(self._defaults)
         solution = await self._solver.solve(request.question, options, request_id)
         self._metrics.record_solution(solution, request.strategy)
         return SolveResponse.of(solution, request.strategy, self._models.model_name)

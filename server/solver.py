@@ -113,10 +113,11 @@ class SolveOptions:
         stop: Sequence[str] = (),
         race: bool | None = None,
     ) -> SolveOptions:
-        """What a caller asked for, the configured defaults for what it left out: the one place
-        every way of solving (``/solve``, chat, ``potcot solve``, the offline benchmark) builds
-        its options, so that they all answer alike. A solve is greedy unless asked otherwise; a
-        vote samples."""
+        """What a request asked for, the configured defaults for what it left out: every default
+        of a solve is decided here, once. Requests reach it through one conversion,
+        ``protocol.SolveParameters.solve_options``, so that every way of solving (``/solve``, chat,
+        ``potcot solve``, ``potcot bench``) answers alike. A solve is greedy unless asked
+        otherwise; a vote samples."""
         if temperature is None:
             temperature = VOTE_TEMPERATURE if strategy is Strategy.VOTE else 0.0
         return cls(

@@ -110,14 +110,15 @@ def test_commands_read_only_deliberate_variables(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_solve_budget_is_sent_to_a_server_only_when_asked_for() -> None:
-    assert BenchCommand(_cli_parse_args=["--url", "http://x"])._config().max_tokens is None
-    assert BenchCommand(_cli_parse_args=["--url", "http://x", "--max-tokens", "48"])._config().max_tokens == 48
+    assert BenchCommand(_cli_parse_args=["--url", "http://x"])._config().solve.max_tokens is None
+    assert BenchCommand(_cli_parse_args=["--url", "http://x", "--max-tokens", "48"])._config().solve.max_tokens == 48
 
 
 @pytest.mark.parametrize(
     ("flags", "sent"),
     [
         ((), {}),
+        (("--strategy", "hybrid"), {"strategy": "hybrid"}),
         (("--max-tokens", "48"), {"max_tokens": 48}),
         (("--race",), {"race": True}),
         (("--no-race",), {"race": False}),
@@ -126,8 +127,8 @@ def test_a_solve_budget_is_sent_to_a_server_only_when_asked_for() -> None:
 def test_a_solve_sends_the_servers_settings_only_when_asked_for(
     flags: tuple[str, ...], sent: dict[str, object]
 ) -> None:
-    body = SolveCommand(_cli_parse_args=["q", "--url", "http://x", *flags]).request_body()
-    assert body == {"question": "q", "strategy": "hybrid", **sent}
+    body = SolveCommand(_cli_parse_args=["q", "--url", "http://x", *flags]).solve_request().body()
+    assert body == {"question": "q", **sent}
 
 
 def test_each_default_once() -> None:

@@ -29,6 +29,7 @@ from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, HttpSolver, run_benchmark, solve_request
 from potcot.benchmarks.datasets import load_dataset
 from potcot.server.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.protocol import SolveParameters
 from potcot.server.solver import Strategy
 
 _FRACTION = re.compile(r"^\\d?frac\{(-?\d+)\}\{(\d+)\}$")
@@ -42,7 +43,7 @@ async def load_generator(url: str, config: BenchConfig, questions: int) -> float
 
         async def one(index: int) -> None:
             async with slots:
-                response = await client.post(url + "/solve", json=solve_request(items[index], config))
+                response = await client.post(url + "/solve", json=solve_request(items[index], config).body())
                 response.raise_for_status()
 
         await asyncio.gather(*(one(index) for index in range(min(len(items), config.concurrency))))  # warm-up
@@ -91,12 +92,10 @@ def main() -> None:
     config = BenchConfig(
         datasets=("gsm8k",),
         out=logs / "run",
-        strategy=Strategy.COT,
+        solve=SolveParameters(strategy=Strategy.COT, max_tokens=args.max_tokens, seed=0),
         limit=args.questions,
         concurrency=args.concurrency,
         data_dir=args.data_dir,
-        max_tokens=args.max_tokens,
-        seed=0,
     )
     port = free_port()
     with Grader() as grader:

@@ -22,8 +22,9 @@ from pathlib import Path
 from potcot.answers import Grader
 from potcot.benchmarks.datasets import Item, load_dataset
 from potcot.server.inprocess import local_solver
+from potcot.server.protocol import SolveRequest
 from potcot.server.settings import SolverSettings
-from potcot.server.solver import DEFAULT_SAMPLES, SolveOptions, Solver, Strategy
+from potcot.server.solver import DEFAULT_SAMPLES, Solver, Strategy
 
 BASELINE = "cot"
 FIXED_VOTE = "vote-fixed"
@@ -75,10 +76,12 @@ async def solve(run: Run, item: Item, name: str) -> Solved:
     """One solve as ``/solve`` would do it, with the run's budget and defaults; ``vote-fixed`` is
     the vote drawing all its ``k`` samples of each rationale."""
     strategy = Strategy.VOTE if name == FIXED_VOTE else Strategy(name)
-    options = SolveOptions.of(run.settings, strategy, choices=item.choices, seed=run.seed, samples=run.k)
+    choices = list(item.choices) if item.choices else None
+    request = SolveRequest(question=item.question, strategy=strategy, choices=choices, seed=run.seed, samples=run.k)
+    options = request.solve_options(run.settings)
     if name == FIXED_VOTE:
         options = dataclasses.replace(options, stop_early=False)
-    solution = await run.solver.solve(item.question, options, uuid.uuid4().hex)
+    solution = await run.solver.solve(request.question, options, uuid.uuid4().hex)
     generations = sum(len(attempt.rounds) or 1 for attempt in solution.attempts)  # a tool round is one
     return Solved(solution.answer, solution.completion_tokens, generations)
 

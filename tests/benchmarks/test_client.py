@@ -11,7 +11,7 @@ from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, HttpSolver, ItemFailed, run_benchmark
 from potcot.benchmarks.datasets import Item
 from potcot.benchmarks.results import ResultsFile, RunState
-from potcot.server.protocol import SolveResponse, SolveUsage, Timings
+from potcot.server.protocol import SolveParameters, SolveResponse, SolveUsage, Timings
 from potcot.server.solver import Strategy
 from tests.conftest import DATA_DIR
 
@@ -41,7 +41,9 @@ class LenientOnly:
 
 
 async def test_the_client_grades_both_answers_of_the_solver(tmp_path: Path) -> None:
-    config = BenchConfig(datasets=("gsm8k",), out=tmp_path / "run", strategy=Strategy.COT, data_dir=DATA_DIR)
+    config = BenchConfig(
+        datasets=("gsm8k",), out=tmp_path / "run", solve=SolveParameters(strategy=Strategy.COT), data_dir=DATA_DIR
+    )
     with Grader(workers=1) as grader:
         summary = await run_benchmark(config, LenientOnly(), grader)
     (row,) = summary["rows"]
@@ -50,6 +52,17 @@ async def test_the_client_grades_both_answers_of_the_solver(tmp_path: Path) -> N
     assert {(r.prediction_strict, r.answered_by, r.prompt_tokens) for r in results} == {(None, "cot", 10)}
     state = RunState.read(config.out / "run.json")
     assert state.skipped_rows == {"gsm8k": 1} and [s.items for s in state.sessions["gsm8k/cot"]] == [4]
+    assert state.config["strategy"] == "cot" and state.config["grading"] == "strict"
+
+
+def test_a_run_records_the_solve_fields_it_asked_for_and_no_others() -> None:
+    asked = SolveParameters(max_rounds=2, temperature=0.5, race=True)
+    recorded = BenchConfig(datasets=("gsm8k",), out=Path("run"), solve=asked).record()
+    assert {key: recorded.get(key) for key in SolveParameters.model_fields} == {
+        "strategy": "hybrid", "choices": None, "max_tokens": None, "temperature": "0.5", "seed": None,
+        "max_rounds": "2", "samples": None, "race": "True",
+    }  # fmt: skip
+    assert (recorded["datasets"], recorded["out"]) == ("('gsm8k',)", "run")
 
 
 def http_solver(transport: httpx.MockTransport) -> HttpSolver:
@@ -78,6 +91,7 @@ async def test_http_solver_asks_for_the_configured_vote_samples() -> None:
         sent.append(json.loads(request.content))
         return httpx.Response(200, content=response("7", "7").model_dump_json())
 
-    config = BenchConfig(datasets=("gsm8k",), out=Path("unused"), strategy=Strategy.VOTE, samples=3, seed=5)
+    asked = SolveParameters(strategy=Strategy.VOTE, samples=3, seed=5)
+    config = BenchConfig(datasets=("gsm8k",), out=Path("unused"), solve=asked)
     await http_solver(httpx.MockTransport(answer)).solve(Item("1", "q", "7", None), config)
     assert [(body["strategy"], body["samples"], body["seed"]) for body in sent] == [("vote", 3, 5)]

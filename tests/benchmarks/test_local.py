@@ -9,6 +9,7 @@ from potcot.benchmarks.datasets import Item
 from potcot.benchmarks.local import LocalSolver
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import PromptStyle
+from potcot.server.protocol import SolveParameters
 from potcot.server.settings import SolveDefaults
 from potcot.server.solver import DEFAULT_SAMPLES, Solver, Strategy
 from tests.server.scripted import ScriptedEngine
@@ -24,6 +25,7 @@ async def test_a_vote_draws_the_configured_samples(sandbox: Sandbox, samples: in
     sample it may, of each rationale, and no more."""
     engine = ScriptedEngine(*DISAGREEING)
     local = LocalSolver(Solver(engine, sandbox, PromptStyle.CHAT, program_timeout_s=2.0), SolveDefaults())
-    config = BenchConfig(datasets=("gsm8k",), out=Path("unused"), strategy=Strategy.VOTE, samples=samples, seed=0)
+    asked = SolveParameters(strategy=Strategy.VOTE, samples=samples, seed=0)
+    config = BenchConfig(datasets=("gsm8k",), out=Path("unused"), solve=asked)
     await local.solve(Item("1", "What is it?", "1", None), config)
     assert len(engine.prompts) == requests

@@ -440,9 +440,10 @@ def test_api_key_with_curl(keyed_server: ServerProcess) -> None:
 
 
 def test_solve_command_sends_the_key(keyed_server: ServerProcess) -> None:
-    # A request the server refuses after authentication (one choice is no multiple choice): a 400
-    # shows the key got through, without paying for a generation.
-    question = ("solve", "What is 2 plus 2?", "--url", keyed_server.url, "--choices", "4")
+    # A request the server refuses after authentication (a budget past the model's context, which
+    # only the server knows; the command itself refuses what /solve's bounds do): a 400 shows the
+    # key got through, without paying for a generation.
+    question = ("solve", "What is 2 plus 2?", "--url", keyed_server.url, "--max-tokens", str(2**31 - 1))
     assert "answered 401" in potcot(*question).stderr
     assert "answered 400" in potcot(*question, "--api-key", KEYS[0]).stderr
 

@@ -27,6 +27,7 @@ from potcot.benchmarks.client import BenchConfig, run_benchmark
 from potcot.benchmarks.local import LocalSolver
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import PromptStyle
+from potcot.server.protocol import SolveParameters
 from potcot.server.settings import SolverSettings
 from potcot.server.solver import Strategy
 from potcot.training.config import TrainConfig
@@ -129,11 +130,8 @@ async def benchmark(
                 config = BenchConfig(
                     datasets=tuple(str(path) for path in datasets.values()),
                     out=out,
-                    strategy=strategy,
+                    solve=SolveParameters(strategy=strategy, max_tokens=_MAX_TOKENS, seed=0, samples=_VOTE_SAMPLES),
                     concurrency=64,
-                    max_tokens=_MAX_TOKENS,
-                    seed=0,
-                    samples=_VOTE_SAMPLES,
                 )
                 summary = await run_benchmark(config, solver, grader)
     return summary
