@@ -182,16 +182,21 @@ class Solution:
     set_aside: tuple[Attempt, ...] = ()
 
     @property
+    def generated(self) -> tuple[Attempt, ...]:
+        """Every attempt the engine generated, a race's set-aside one included: what usage counts."""
+        return (*self.attempts, *self.set_aside)
+
+    @property
     def prompt_tokens(self) -> int:
-        return sum(attempt.prompt_tokens for attempt in (*self.attempts, *self.set_aside))
+        return sum(attempt.prompt_tokens for attempt in self.generated)
 
     @property
     def completion_tokens(self) -> int:
-        return sum(attempt.completion_tokens for attempt in (*self.attempts, *self.set_aside))
+        return sum(attempt.completion_tokens for attempt in self.generated)
 
     @property
     def wasted_tokens(self) -> int:
-        return sum(attempt.wasted_tokens for attempt in (*self.attempts, *self.set_aside))
+        return sum(attempt.wasted_tokens for attempt in self.generated)
 
     @property
     def generation_s(self) -> float:
