@@ -24,7 +24,7 @@ from potcot.answers import Grader, Grading
 from potcot.benchmarks.datasets import Item, load_dataset
 from potcot.benchmarks.results import ItemResult, ResultsFile, RunState, Session, write_json
 from potcot.benchmarks.summary import draw_chart, markdown_table, summarize
-from potcot.server.protocol import SolveParameters, SolveRequest, SolveResponse
+from potcot.server.schema import SolveParameters, SolveRequest, SolveResponse
 from potcot.server.solver import Strategy
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand
 
 from potcot.answers import Grader, Grading
 from potcot.sandbox.commands import read_text
-from potcot.server.commands import SolveFlags
+from potcot.server.schema import SolveFlags
 from potcot.server.settings import ClientSettings, Command, SolverSettings, choice_of
 
 if TYPE_CHECKING:

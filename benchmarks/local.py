@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from potcot.benchmarks.client import BenchConfig, solve_request
 from potcot.benchmarks.datasets import Item
 from potcot.server.inprocess import local_solver
-from potcot.server.protocol import SolveResponse
+from potcot.server.schema import SolveResponse
 from potcot.server.settings import SolveDefaults, SolverSettings
 from potcot.server.solver import Solver
 

@@ -36,11 +36,11 @@ class Entry:
 COMMANDS: Mapping[str, Entry] = MappingProxyType(
     {
         "serve": Entry("serve a math model over HTTP: POST /solve and an OpenAI-compatible API",
-                       "potcot.server.commands", "ServeCommand"),
+                       "potcot.server.web.commands", "ServeCommand"),
         "solve": Entry("solve one question, in this process or through a server (--url)",
-                       "potcot.server.commands", "SolveCommand"),
+                       "potcot.server.web.commands", "SolveCommand"),
         "fleet": Entry("fleet up: vLLM replicas behind vllm-router with potcot in front, on this machine",
-                       "potcot.server.commands", "FleetCommand"),
+                       "potcot.server.web.commands", "FleetCommand"),
         "bench": Entry("run and grade the MAmmoTH evaluation suite; bench compare: beside the paper's figures",
                        "potcot.benchmarks.commands", "BenchCommand", "bench"),
         "data": Entry("curate training data: fetch, gsm8k-pot, filter, tir, mix, miniature",

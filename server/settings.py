@@ -1,15 +1,15 @@
 """Settings by concern, read from flags and ``POTCOT_*`` environment variables: the engine, the
-sandbox, the HTTP front door and what a solve defaults to, each default written once here.
+sandbox and what a solve defaults to, each default written once here; the HTTP front door's are the
+web server's own (``potcot.server.web.settings``).
 
-``potcot serve`` takes them all (``ServerSettings``); ``potcot solve`` and ``potcot bench`` take
-what solving in a process takes (``SolverSettings``) and fields of their own, which are flags only:
-a ``POTCOT_URL`` or ``POTCOT_SEED`` in the environment must not change what a command does.
+``potcot solve`` and ``potcot bench`` take what solving in a process takes (``SolverSettings``) and
+fields of their own, which are flags only (``Command``): a ``POTCOT_URL`` or ``POTCOT_SEED`` in the
+environment must not change what a command does.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -57,19 +57,6 @@ def _no_empty_key(keys: list[SecretStr]) -> list[SecretStr]:
 
 # NoDecode: the variable holds plain text, not JSON; ``_split_keys`` splits it.
 ApiKeys = Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_keys), AfterValidator(_no_empty_key)]
-
-
-def _json_or_commas(value: object) -> object:
-    """A list as vLLM's flags take it (JSON: ``'["https://a.example"]'``), or separated by commas, as
-    repeated flags reach the validator."""
-    if not isinstance(value, str):
-        return value
-    if value.lstrip().startswith("["):
-        return json.loads(value)
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-CorsList = Annotated[list[str], NoDecode, BeforeValidator(_json_or_commas)]
 
 
 class Settings(BaseSettings):
@@ -140,51 +127,6 @@ class SandboxSettings(Settings):
         return Sandbox(self.sandbox_workers, limits=SandboxLimits(timeout_s=self.sandbox_timeout))
 
 
-class HttpSettings(Settings):
-    """The HTTP front door: where to listen, who may come in, and how much each client may ask."""
-
-    host: str = Field("127.0.0.1", description="address to listen on")
-    port: int = Field(8000, ge=0, le=65535, description="port to listen on")
-    api_key: ApiKeys = Field(
-        default_factory=list,
-        description="a key clients must send as 'Authorization: Bearer KEY' (repeat the flag for several; "
-        "POTCOT_API_KEY: one key, or several separated by commas); default: none, no authentication",
-    )
-    max_concurrent_requests: int = Field(
-        256,
-        ge=1,
-        description="the server's capacity, in generations in flight (the name is historical): a request "
-        "weighs the generations it asks for (prompts x n; 2 for a hybrid solve); past capacity, 503 and Retry-After",
-    )
-    max_request_generations: int = Field(
-        64, ge=1, description="the most generations one request may ask for (prompts x n); more is a 400"
-    )
-    body_timeout_s: float = Field(10.0, gt=0, description="seconds a client has to send a whole request body; then 408")
-    header_timeout_s: float = Field(
-        10.0, gt=0, description="seconds a client has to send a request's headers; then 408 and the connection closes"
-    )
-    max_header_bytes: int = Field(
-        32 * 2**10, ge=1024, description="the most bytes of a request line and headers; more is refused at once"
-    )
-    max_headers: int = Field(100, ge=8, description="the most header fields in one request; more is a 431")
-    allowed_origins: CorsList = Field(
-        default_factory=list,
-        description="origins a browser page may call the API from (CORS), as vLLM's flag: a JSON list, "
-        "or repeat the flag; '*' for any; default: none, CORS off",
-    )
-    allowed_methods: CorsList = Field(
-        default_factory=lambda: ["*"], description="with --allowed-origins: the methods a page may use"
-    )
-    allowed_headers: CorsList = Field(
-        default_factory=lambda: ["*"], description="with --allowed-origins: the request headers a page may send"
-    )
-    allow_credentials: bool = Field(
-        False, description="with --allowed-origins: let a page send cookies and Authorization with its requests"
-    )
-    graceful_shutdown_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="server log level")
-
-
 class SolveDefaults(Settings):
     """What a solve gets when it does not say."""
 
@@ -225,10 +167,6 @@ class ClientSettings(Settings):
 class SolverSettings(SolveDefaults, SandboxSettings, EngineSettings):
     """What solving takes: an engine, a sandbox and the solve defaults (``potcot solve`` and
     ``potcot bench`` in this process, and the server)."""
-
-
-class ServerSettings(HttpSettings, SolverSettings):
-    """Serve a math model with hybrid program-of-thought / chain-of-thought decoding."""
 
 
 class Command(BaseSettings):

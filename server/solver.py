@@ -115,7 +115,7 @@ class SolveOptions:
     ) -> SolveOptions:
         """What a request asked for, the configured defaults for what it left out: every default
         of a solve is decided here, once. Requests reach it through one conversion,
-        ``protocol.SolveParameters.solve_options``, so that every way of solving (``/solve``, chat,
+        ``schema.SolveParameters.solve_options``, so that every way of solving (``/solve``, chat,
         ``potcot solve``, ``potcot bench``) answers alike. A solve is greedy unless asked
         otherwise; a vote samples."""
         if temperature is None:

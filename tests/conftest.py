@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from potcot.sandbox import Sandbox, SandboxLimits
-from potcot.server.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
 
 DATA_DIR = Path(__file__).parent / "data"
 # Small enough that the test server and an in-process engine fit on a 2-core, 24 GiB machine.

@@ -18,9 +18,10 @@ import pytest
 
 from potcot.benchmarks.commands import BenchCommand
 from potcot.benchmarks.performance.front_door_load import stub_command
-from potcot.server.commands import SolveCommand
-from potcot.server.processes import ServerProcess, free_port, potcot_serve
-from potcot.server.settings import DEFAULT_MAX_TOKENS, ServerSettings
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.settings import DEFAULT_MAX_TOKENS
+from potcot.server.web.commands import SolveCommand
+from potcot.server.web.settings import ServerSettings
 
 POTCOT = str(Path(sys.executable).with_name("potcot"))
 MINIATURE = Path(__file__).parent / "fixtures" / "miniature"

@@ -21,10 +21,11 @@ from potcot.benchmarks.commands import BenchCommand
 from potcot.benchmarks.datasets import Item
 from potcot.benchmarks.local import LocalSolver
 from potcot.sandbox import Sandbox
-from potcot.server.commands import SolveCommand
 from potcot.server.prompts import PromptStyle
-from potcot.server.settings import ServerSettings, SolverSettings
+from potcot.server.settings import SolverSettings
 from potcot.server.solver import SolveOptions, Solver
+from potcot.server.web.commands import SolveCommand
+from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 
 QUESTION = "What is 6 times 7?"
@@ -110,7 +111,7 @@ def potcot_solve(server: TestClient, request: dict[str, Any], monkeypatch: pytes
     SolveCommand(_cli_parse_args=[QUESTION, *flags(request)]).cli_cmd()
     sent: list[Any] = []
     client = httpx.Client(transport=httpx.MockTransport(forwarding(server, sent)))
-    monkeypatch.setattr("potcot.server.commands.httpx.post", lambda url, **kwargs: client.post(url, **kwargs))
+    monkeypatch.setattr("potcot.server.web.commands.httpx.post", lambda url, **kwargs: client.post(url, **kwargs))
     SolveCommand(_cli_parse_args=[QUESTION, "--url", SERVER, *flags(request)]).cli_cmd()
     return sent
 

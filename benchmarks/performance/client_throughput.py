@@ -28,8 +28,8 @@ import httpx
 from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, HttpSolver, run_benchmark, solve_request
 from potcot.benchmarks.datasets import load_dataset
-from potcot.server.processes import ServerProcess, free_port, potcot_serve
-from potcot.server.protocol import SolveParameters
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.schema import SolveParameters
 from potcot.server.solver import Strategy
 
 _FRACTION = re.compile(r"^\\d?frac\{(-?\d+)\}\{(\d+)\}$")

@@ -33,8 +33,8 @@ import httpx
 
 from potcot.benchmarks.datasets import load_dataset
 from potcot.server.embedded import model_to_serve
-from potcot.server.fleet import CPU_REPLICA_FLAGS, Fleet, FleetSpec
-from potcot.server.processes import ServerProcess, free_port, potcot_serve, vllm_serve
+from potcot.server.fleet.local import CPU_REPLICA_FLAGS, Fleet, FleetSpec
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve, vllm_serve
 from potcot.server.settings import EngineSettings
 
 _COUNTER = r"^vllm:prefix_cache_{}_total\{{[^}}]*\}} (\S+)$"

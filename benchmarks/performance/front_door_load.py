@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from potcot.server.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
 
 # One hostile client's move on an open connection; it says how the server answered.
 Attack = Callable[[StreamReader, StreamWriter, float], Awaitable[str]]

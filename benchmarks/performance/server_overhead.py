@@ -26,7 +26,7 @@ import httpx
 import openai
 
 from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
-from potcot.server.processes import ServerProcess, free_port, potcot_serve, vllm_serve
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve, vllm_serve
 from potcot.server.settings import EngineSettings
 
 ENGINE_FLAGS = ("--max-model-len", "2048", "--gpu-memory-utilization", "0.3")

@@ -30,7 +30,7 @@ import httpx
 
 from potcot.benchmarks.datasets import load_dataset
 from potcot.server.embedded import EMBEDDED_MODEL_NAME, embedded_model_dir
-from potcot.server.processes import ServerProcess, free_port, potcot_serve, vllm_serve
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve, vllm_serve
 from potcot.server.prompts import PromptStyle, chain_of_thought
 from potcot.server.settings import EngineSettings
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from potcot.answers import Grader
 from potcot.benchmarks.datasets import Item, load_dataset
 from potcot.server.inprocess import local_solver
-from potcot.server.protocol import SolveRequest
+from potcot.server.schema import SolveRequest
 from potcot.server.settings import SolverSettings
 from potcot.server.solver import DEFAULT_SAMPLES, Solver, Strategy
 

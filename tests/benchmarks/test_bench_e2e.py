@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from potcot.benchmarks.results import ResultsFile
-from potcot.server.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
 from tests.conftest import DATA_DIR, ENGINE_FLAGS
 
 pytestmark = pytest.mark.slow  # potcot bench against the real engine

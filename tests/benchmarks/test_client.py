@@ -11,7 +11,7 @@ from potcot.answers import Grader
 from potcot.benchmarks.client import BenchConfig, HttpSolver, ItemFailed, run_benchmark
 from potcot.benchmarks.datasets import Item
 from potcot.benchmarks.results import ResultsFile, RunState
-from potcot.server.protocol import SolveParameters, SolveResponse, SolveUsage, Timings
+from potcot.server.schema import SolveParameters, SolveResponse, SolveUsage, Timings
 from potcot.server.solver import Strategy
 from tests.conftest import DATA_DIR
 

@@ -9,7 +9,7 @@ from potcot.benchmarks.datasets import Item
 from potcot.benchmarks.local import LocalSolver
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import PromptStyle
-from potcot.server.protocol import SolveParameters
+from potcot.server.schema import SolveParameters
 from potcot.server.settings import SolveDefaults
 from potcot.server.solver import DEFAULT_SAMPLES, Solver, Strategy
 from tests.server.scripted import ScriptedEngine

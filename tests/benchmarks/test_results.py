@@ -7,7 +7,7 @@ import pytest
 
 from potcot.benchmarks.client import generations
 from potcot.benchmarks.results import ItemResult, ResultsFile, RunState, Session
-from potcot.server.protocol import SolveResponse
+from potcot.server.schema import SolveResponse
 
 
 def result(identifier: str, correct: bool = True) -> ItemResult:

@@ -17,8 +17,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from potcot.server.metrics import Metrics
-from potcot.server.middleware import OPEN_PATHS
+from potcot.server.web.metrics import Metrics
+from potcot.server.web.middleware import OPEN_PATHS
 
 # The Kubernetes release the manifests are written for (autoscaling/v2, policy/v1, the preStop
 # `sleep` action); kubernetes-validate bundles its schemas.

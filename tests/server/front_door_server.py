@@ -11,11 +11,12 @@ from collections.abc import AsyncGenerator
 
 import uvicorn
 
-from potcot.server.app import build_app
 from potcot.server.engines import Engine, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
-from potcot.server.serve import uvicorn_config
-from potcot.server.settings import EngineSettings, ServerSettings
+from potcot.server.settings import EngineSettings
+from potcot.server.web.app import build_app
+from potcot.server.web.serve import uvicorn_config
+from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine
 
 PROGRAM = "```python\nprint(6 * 7)\n```"

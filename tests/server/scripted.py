@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from potcot.server.app import build_app
 from potcot.server.engines import (
     ChoiceDelta,
     Engine,
@@ -21,7 +20,9 @@ from potcot.server.engines import (
     TokenLogprob,
 )
 from potcot.server.prompts import Prompt
-from potcot.server.settings import EngineSettings, ServerSettings
+from potcot.server.settings import EngineSettings
+from potcot.server.web.app import build_app
+from potcot.server.web.settings import ServerSettings
 
 # The scripted tokenizer: each character a token, its code point the id.
 VOCABULARY = 50_000

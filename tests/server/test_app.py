@@ -9,10 +9,11 @@ from collections.abc import AsyncGenerator, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from potcot.server.app import build_app
 from potcot.server.engines import ChoiceDelta, Engine, EngineUnavailable, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
-from potcot.server.settings import EngineSettings, ServerSettings
+from potcot.server.settings import EngineSettings
+from potcot.server.web.app import build_app
+from potcot.server.web.settings import ServerSettings
 from tests.server.openai_spec import assert_valid
 from tests.server.scripted import ScriptedEngine, client_for
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from potcot.server.serve import is_loopback, log_access_policy
-from potcot.server.settings import HttpSettings, ServerSettings
+from potcot.server.web.serve import is_loopback, log_access_policy
+from potcot.server.web.settings import HttpSettings, ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
@@ -182,9 +182,9 @@ def test_loopback_addresses(host: str, loopback: bool) -> None:
 
 def records(caplog: pytest.LogCaptureFixture, settings: HttpSettings) -> list[logging.LogRecord]:
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="potcot.server.serve"):
+    with caplog.at_level(logging.INFO, logger="potcot.server.web.serve"):
         log_access_policy(settings)
-    return [record for record in caplog.records if record.name == "potcot.server.serve"]
+    return [record for record in caplog.records if record.name == "potcot.server.web.serve"]
 
 
 def test_open_to_the_network_without_a_key_is_a_loud_warning(caplog: pytest.LogCaptureFixture) -> None:

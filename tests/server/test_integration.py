@@ -20,7 +20,7 @@ import pytest
 
 from potcot.server.engines import SamplingOptions
 from potcot.server.engines.openai_engine import OpenAIEngine, UpstreamLimits
-from potcot.server.processes import ServerProcess, free_port, potcot_serve
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
 from potcot.server.prompts import Prompt
 from potcot.server.settings import EngineSettings
 from tests.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS

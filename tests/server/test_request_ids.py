@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from potcot.server.engines import Engine, GenerationChunk, SamplingOptions
 from potcot.server.prompts import Prompt
-from potcot.server.settings import ServerSettings
+from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import KeyedByIdEngine, ScriptedEngine
 from tests.server.scripted import client_for as scripted_client
 
@@ -88,7 +88,7 @@ class BrokenEngine(ScriptedEngine):
 
 
 def test_echoed_and_logged_on_an_unexpected_error(caplog: pytest.LogCaptureFixture) -> None:
-    with client_for(BrokenEngine()) as broken, caplog.at_level(logging.ERROR, logger="potcot.server.app"):
+    with client_for(BrokenEngine()) as broken, caplog.at_level(logging.ERROR, logger="potcot.server.web.app"):
         response = broken.post(
             "/v1/completions", json={"model": MODEL, "prompt": "x"}, headers={"X-Request-Id": CLIENT_ID}
         )

@@ -8,9 +8,8 @@ import pytest
 
 from potcot.answers import Grader
 from potcot.sandbox import Sandbox
-from potcot.server.middleware import request_weight
 from potcot.server.prompts import TIR_INSTRUCTION, TIR_OUTPUT_FENCE, PromptStyle, Rationale
-from potcot.server.settings import ServerSettings, SolveDefaults
+from potcot.server.settings import SolveDefaults
 from potcot.server.solver import (
     NO_ANSWER,
     ROUNDS_EXHAUSTED,
@@ -20,6 +19,8 @@ from potcot.server.solver import (
     Solver,
     Strategy,
 )
+from potcot.server.web.middleware import request_weight
+from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 from tests.server.test_solver import Recorder
 

@@ -18,11 +18,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from potcot.server.app import build_app
 from potcot.server.engines import EngineUnavailable, GenerationInterrupted, SamplingOptions
 from potcot.server.engines.openai_engine import OpenAIEngine, UpstreamHealth, UpstreamLimits
 from potcot.server.prompts import ChatMessage, Prompt
-from potcot.server.settings import ServerSettings
+from potcot.server.web.app import build_app
+from potcot.server.web.settings import ServerSettings
 
 MODEL = "flaky-model"
 PIECES = ("Two plus two", " is", " \\boxed{4}.")

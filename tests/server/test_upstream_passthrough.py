@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.testclient import TestClient
 
 from potcot.server.engines.openai_engine import OpenAIEngine, UpstreamLimits
-from potcot.server.settings import ServerSettings
+from potcot.server.web.settings import ServerSettings
 from tests.server.openai_spec import assert_valid
 from tests.server.scripted import client_for
 

@@ -12,7 +12,7 @@ import pyarrow.parquet
 import pytest
 
 from potcot.cli import main
-from potcot.server.processes import free_port
+from potcot.server.fleet.processes import free_port
 from potcot.server.prompts import POT_TRIGGER
 from potcot.training.fetch import SOURCES, converted, without_program_request
 from potcot.training.inputs import read_input

@@ -27,7 +27,7 @@ from potcot.benchmarks.client import BenchConfig, run_benchmark
 from potcot.benchmarks.local import LocalSolver
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import PromptStyle
-from potcot.server.protocol import SolveParameters
+from potcot.server.schema import SolveParameters
 from potcot.server.settings import SolverSettings
 from potcot.server.solver import Strategy
 from potcot.training.config import TrainConfig

@@ -16,7 +16,7 @@ import dataclasses
 from pathlib import Path
 from types import TracebackType
 
-from potcot.server.processes import ServerProcess, free_port, potcot_serve, vllm_router, vllm_serve
+from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve, vllm_router, vllm_serve
 
 ROUTING_POLICY = "cache_aware"
 # vLLM on CPU: no graph compilation (minutes on 2 cores), cache blocks of 32 tokens rather than

@@ -27,12 +27,12 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from potcot.server.errors import INVALID_API_KEY, error_response
-from potcot.server.metrics import Metrics
-from potcot.server.protocol import SolveRequest
-from potcot.server.protocol_openai import ChatCompletionRequest, CompletionRequest
-from potcot.server.serving_models import strategy_named_by
+from potcot.server.schema import SolveRequest
 from potcot.server.solver import max_generations
+from potcot.server.web.errors import INVALID_API_KEY, error_response
+from potcot.server.web.metrics import Metrics
+from potcot.server.web.protocol_openai import ChatCompletionRequest, CompletionRequest
+from potcot.server.web.serving_models import strategy_named_by
 
 GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
 KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics", "/tokenize", "/detokenize", "/tokenizer_info"}

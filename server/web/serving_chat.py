@@ -11,11 +11,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
 from potcot.sandbox import ExecutionResult
 from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, GenerationChunk, TokenLogprob
-from potcot.server.errors import ApiError
-from potcot.server.metrics import Metrics
 from potcot.server.prompts import Rationale
-from potcot.server.protocol import SolveResponse, Usage, is_blank
-from potcot.server.protocol_openai import (
+from potcot.server.schema import SolveResponse, Usage, is_blank
+from potcot.server.settings import SolveDefaults
+from potcot.server.solver import Solution, SolveOptions, Solver, Strategy
+from potcot.server.web.errors import ApiError
+from potcot.server.web.metrics import Metrics
+from potcot.server.web.protocol_openai import (
     ChatChoice,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -25,10 +27,8 @@ from potcot.server.protocol_openai import (
     ChatStreamChoice,
     DeltaMessage,
 )
-from potcot.server.serving_models import ModelRegistry
-from potcot.server.settings import SolveDefaults
-from potcot.server.solver import Solution, SolveOptions, Solver, Strategy
-from potcot.server.streaming import DONE, engine_error_event, event, primed
+from potcot.server.web.serving_models import ModelRegistry
+from potcot.server.web.streaming import DONE, engine_error_event, event, primed
 
 _MAX_OUTPUT_SHOWN = 2_000
 

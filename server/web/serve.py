@@ -28,10 +28,10 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from potcot.server.app import build_app
-from potcot.server.errors import error_body
-from potcot.server.middleware import OPEN_PATHS
-from potcot.server.settings import HttpSettings, ServerSettings
+from potcot.server.web.app import build_app
+from potcot.server.web.errors import error_body
+from potcot.server.web.middleware import OPEN_PATHS
+from potcot.server.web.settings import HttpSettings, ServerSettings
 
 logger = logging.getLogger(__name__)
 

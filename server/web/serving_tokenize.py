@@ -5,14 +5,14 @@ endpoints: the served model's own tokenizer, for clients that count or send toke
 from __future__ import annotations
 
 from potcot.server.engines import Engine
-from potcot.server.protocol_tokenize import (
+from potcot.server.web.protocol_tokenize import (
     DetokenizeRequest,
     DetokenizeResponse,
     TokenizeRequest,
     TokenizeResponse,
     TokenizerInfoResponse,
 )
-from potcot.server.serving_models import ModelRegistry
+from potcot.server.web.serving_models import ModelRegistry
 
 
 class TokenizeService:

@@ -3,9 +3,9 @@ strategy (``NAME:hybrid``, ``NAME:pot``, ...), which answer chat requests by sol
 
 from __future__ import annotations
 
-from potcot.server.errors import CONTEXT_LENGTH_EXCEEDED, MODEL_NOT_FOUND, ApiError
-from potcot.server.protocol_openai import ModelCard, ModelList
 from potcot.server.solver import Strategy
+from potcot.server.web.errors import CONTEXT_LENGTH_EXCEEDED, MODEL_NOT_FOUND, ApiError
+from potcot.server.web.protocol_openai import ModelCard, ModelList
 
 _SEPARATOR = ":"
 

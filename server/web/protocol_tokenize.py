@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from potcot.server.prompts import Prompt
-from potcot.server.protocol import Request, TokenId
-from potcot.server.protocol_openai import ChatMessageIn, engine_messages
+from potcot.server.web.protocol import Request, TokenId
+from potcot.server.web.protocol_openai import ChatMessageIn, engine_messages
 
 # vLLM's fields that would render with a template or tools of the client's: potcot renders with
 # the model's own template only, as its chat completions do.

@@ -20,13 +20,18 @@ from potcot.server.engines import (
     PromptLogprobs,
     TokenLogprob,
 )
-from potcot.server.errors import ApiError
-from potcot.server.metrics import Metrics
 from potcot.server.prompts import Prompt
-from potcot.server.protocol import Usage
-from potcot.server.protocol_openai import CompletionChoice, CompletionLogprobs, CompletionRequest, CompletionResponse
-from potcot.server.serving_models import ModelRegistry
-from potcot.server.streaming import DONE, engine_error_event, event, primed
+from potcot.server.schema import Usage
+from potcot.server.web.errors import ApiError
+from potcot.server.web.metrics import Metrics
+from potcot.server.web.protocol_openai import (
+    CompletionChoice,
+    CompletionLogprobs,
+    CompletionRequest,
+    CompletionResponse,
+)
+from potcot.server.web.serving_models import ModelRegistry
+from potcot.server.web.streaming import DONE, engine_error_event, event, primed
 
 
 class CompletionService:

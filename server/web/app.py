@@ -22,11 +22,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from potcot.answers import Grader
 from potcot.sandbox import Sandbox, SandboxError
 from potcot.server.engines import Engine, EngineInputError, EngineUnavailable, GenerationInterrupted, start_engine
-from potcot.server.errors import UNSUPPORTED_PARAMETER, ApiError, error_response
-from potcot.server.metrics import Metrics
-from potcot.server.middleware import REQUEST_ID_HEADER, AdmissionControl, ApiKeyAuth, RequestIdHeader, RequestMetrics
-from potcot.server.protocol import Health, SolveRequest, SolveResponse, error_responses, streamed
-from potcot.server.protocol_openai import (
+from potcot.server.schema import SolveRequest, SolveResponse
+from potcot.server.settings import EngineSettings
+from potcot.server.solver import Solver
+from potcot.server.web.errors import UNSUPPORTED_PARAMETER, ApiError, error_response
+from potcot.server.web.metrics import Metrics
+from potcot.server.web.middleware import (
+    REQUEST_ID_HEADER,
+    AdmissionControl,
+    ApiKeyAuth,
+    RequestIdHeader,
+    RequestMetrics,
+)
+from potcot.server.web.protocol import Health, error_responses, streamed
+from potcot.server.web.protocol_openai import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -35,20 +44,19 @@ from potcot.server.protocol_openai import (
     ModelCard,
     ModelList,
 )
-from potcot.server.protocol_tokenize import (
+from potcot.server.web.protocol_tokenize import (
     DetokenizeRequest,
     DetokenizeResponse,
     TokenizeRequest,
     TokenizeResponse,
     TokenizerInfoResponse,
 )
-from potcot.server.serving_chat import ChatService
-from potcot.server.serving_completions import CompletionService
-from potcot.server.serving_models import ModelRegistry
-from potcot.server.serving_solve import SolveService
-from potcot.server.serving_tokenize import TokenizeService
-from potcot.server.settings import EngineSettings, HttpSettings, ServerSettings
-from potcot.server.solver import Solver
+from potcot.server.web.serving_chat import ChatService
+from potcot.server.web.serving_completions import CompletionService
+from potcot.server.web.serving_models import ModelRegistry
+from potcot.server.web.serving_solve import SolveService
+from potcot.server.web.serving_tokenize import TokenizeService
+from potcot.server.web.settings import HttpSettings, ServerSettings
 
 logger = logging.getLogger(__name__)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from potcot.server.errors import ApiError
-from potcot.server.metrics import Metrics
-from potcot.server.protocol import SolveRequest, SolveResponse
-from potcot.server.serving_models import ModelRegistry
+from potcot.server.schema import SolveRequest, SolveResponse
 from potcot.server.settings import SolveDefaults
 from potcot.server.solver import Solver
+from potcot.server.web.errors import ApiError
+from potcot.server.web.metrics import Metrics
+from potcot.server.web.serving_models import ModelRegistry
 
 
 class SolveService:

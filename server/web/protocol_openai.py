@@ -25,22 +25,18 @@ from pydantic_core import PydanticCustomError
 
 from potcot.server.engines.base import JsonOutput, PromptLogprobs, SamplingOptions, TokenLogprob
 from potcot.server.prompts import ChatMessage, Prompt
-from potcot.server.protocol import (
+from potcot.server.schema import (
     MAX_TOKENS_BOUND,
-    Choices,
-    Request,
     Seed,
     SolveParameters,
     SolveResponse,
     Temperature,
     TokenBudget,
-    TokenId,
     Usage,
     new_id,
-    now,
-    one_of,
 )
 from potcot.server.solver import Strategy
+from potcot.server.web.protocol import Choices, Request, TokenId, now, one_of
 
 # OpenAI's log-probability for a token too unlikely to tell: JSON has no -Infinity.
 LOGPROB_FLOOR = -9999.0

@@ -8,60 +8,22 @@ import asyncio
 import json
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, Field
 from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand
 
-from potcot.server.protocol import (
-    Question,
-    RoundCount,
-    SampleCount,
-    SeedValue,
-    SolveParameters,
-    SolveRequest,
-    SolveResponse,
-    TemperatureValue,
-)
-from potcot.server.settings import ClientSettings, Command, ServerSettings, SolverSettings, choice_of
-from potcot.server.solver import Strategy
-
-if TYPE_CHECKING:  # a type checker sees the enum, which is what the field holds
-    StrategyChoice = Strategy
-else:
-    StrategyChoice = choice_of(Strategy)
-
-
-def _as_solve_says(field: str) -> str | None:
-    """A flag's help, the ``/solve`` field's own description: one account of each field."""
-    return SolveParameters.model_fields[field].description
-
-
-class SolveFlags(BaseModel):
-    """The fields of ``/solve`` as flags of ``potcot solve`` and ``potcot bench``, with the
-    protocol's names and bounds; ``--max-tokens`` and ``--race`` are the solve defaults'
-    (``SolverSettings``), the budget and race of a solve in this process. Flags only: no variable
-    sets them."""
-
-    strategy: StrategyChoice = Field(Strategy.HYBRID, description=_as_solve_says("strategy"))
-    temperature: TemperatureValue | None = Field(None, description=_as_solve_says("temperature"))
-    seed: SeedValue | None = Field(None, description=_as_solve_says("seed"))
-    max_rounds: RoundCount | None = Field(None, description=_as_solve_says("max_rounds"))
-    samples: SampleCount | None = Field(None, description=_as_solve_says("samples"))
-
-    def solve_parameters(self) -> SolveParameters:
-        """The ``/solve`` fields this command was given, and only those: a server's defaults decide
-        the rest, and in this process the command's own settings do (they are the server's)."""
-        given = self.model_fields_set & SolveParameters.model_fields.keys()
-        return SolveParameters.model_validate(self.model_dump(include=given))
+from potcot.server.schema import Question, SolveFlags, SolveRequest, SolveResponse, as_solve_says
+from potcot.server.settings import ClientSettings, Command, SolverSettings
+from potcot.server.web.settings import ServerSettings
 
 
 class ServeCommand(Command, ServerSettings):
     """Serve a math model over HTTP: POST /solve and an OpenAI-compatible API."""
 
     def cli_cmd(self) -> None:
-        from potcot.server.serve import serve
+        from potcot.server.web.serve import serve
 
         serve(self)
 
@@ -73,7 +35,7 @@ class SolveCommand(Command, ClientSettings, SolverSettings, SolveFlags):
     url: str | None = Field(None, description="a running potcot server; default: solve in this process")
     # Checked as /solve checks it when the request is built: a flag's list of constrained strings
     # would be read as JSON, and ``--choices 1`` would be the number 1.
-    choices: list[str] | None = Field(None, description=_as_solve_says("choices"))
+    choices: list[str] | None = Field(None, description=as_solve_says("choices"))
 
     def cli_cmd(self) -> None:
         response = self._solve_remotely(self.url) if self.url else asyncio.run(self._solve_here())
@@ -127,7 +89,7 @@ class FleetUpCommand(BaseModel):
         import threading
 
         from potcot.server.embedded import model_to_serve
-        from potcot.server.fleet import Fleet, FleetSpec
+        from potcot.server.fleet.local import Fleet, FleetSpec
         from potcot.server.settings import EngineSettings
 
         model, name = model_to_serve(self.model, EngineSettings(engine="vllm").cache_dir)

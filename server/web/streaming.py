@@ -8,7 +8,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from potcot.server.engines import EngineInputError, GenerationInterrupted
-from potcot.server.errors import error_body
+from potcot.server.web.errors import error_body
 
 DONE = "data: [DONE]\n\n"
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from starlette.responses import JSONResponse
 
-from potcot.server.protocol import ErrorInfo, ErrorResponse
+from potcot.server.web.protocol import ErrorInfo, ErrorResponse
 
 MODEL_NOT_FOUND = "model_not_found"
 INVALID_API_KEY = "invalid_api_key"

@@ -1,0 +1,1 @@
+"""Servers as processes: one started and stopped from Python, and a fleet of them on one machine."""
