@@ -237,7 +237,7 @@ async def _solve_and_grade(
         gold=item.answer,
         prediction=prediction,
         prediction_strict=strict,
-        answered_by=response.strategy,
+        answered_by=response.answered_by,
         fallback_reason=response.fallback_reason,
         correct=correct,
         correct_strict=correct_strict,

@@ -252,7 +252,7 @@ class SolveResponse(BaseModel):
         description="the answer under strict extraction: a program's as is, a chain of thought's only if it "
         "states or boxes it; for multiple choice, an option letter"
     )
-    strategy: str | None = Field(
+    answered_by: str | None = Field(
         description="the rationale that produced the answer: pot, cot or tir (for vote: the first that gave it)"
     )
     requested_strategy: Strategy
@@ -282,7 +282,7 @@ class SolveResponse(BaseModel):
             model=model,
             answer=solution.answer,
             strict_answer=solution.strict_answer,
-            strategy=solution.strategy,
+            answered_by=solution.answered_by,
             requested_strategy=requested,
             fallback_reason=solution.fallback_reason,
             attempts=[AttemptRecord.of(attempt) for attempt in solution.attempts],

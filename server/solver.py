@@ -172,7 +172,7 @@ class Solution:
     # Strict extraction: a program's answer as is; a chain of thought's only if it states or boxes
     # it (no falling back to its last number). For multiple choice, a letter.
     strict_answer: str | None
-    strategy: Rationale | None  # the rationale that produced the answer
+    answered_by: Rationale | None  # the rationale that produced the answer
     fallback_reason: str | None  # why the program of thought was not used, when it was tried
     attempts: tuple[Attempt, ...]
     total_s: float
@@ -583,7 +583,7 @@ def _vote_solution(votes: tuple[Vote, ...], attempts: list[Attempt], started: fl
     return Solution(
         answer=winner,
         strict_answer=winner,
-        strategy=first.rationale if first is not None else None,
+        answered_by=first.rationale if first is not None else None,
         fallback_reason=None,
         attempts=tuple(attempts),
         total_s=time.perf_counter() - started,
@@ -598,7 +598,7 @@ def _solution(
     return Solution(
         answer=final.answer,
         strict_answer=final.strict_answer,
-        strategy=final.rationale if final.answer is not None else None,
+        answered_by=final.rationale if final.answer is not None else None,
         fallback_reason=fallback_reason,
         attempts=tuple(attempts),
         total_s=time.perf_counter() - started,

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+from pydantic_settings import CliApp
 
 from potcot.benchmarks.commands import BenchCommand
 from potcot.benchmarks.performance.front_door_load import stub_command
@@ -64,7 +66,7 @@ def test_serve_help_imports_neither_the_benchmarks_nor_the_training_nor_the_engi
     completed = run_python(probe)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
-    assert "--max-concurrent-requests" in completed.stderr
+    assert "--max-generations-in-flight" in completed.stderr
 
 
 # Makes ``tqdm``, a dependency of the bench extra only, unimportable, as an install without it would.
@@ -92,7 +94,7 @@ def test_a_missing_extra_is_named() -> None:
 def test_solve_and_bench_show_no_http_settings_and_lower_case_choices(command: str) -> None:
     completed = potcot(command, "--help")
     assert completed.returncode == 0, completed.stderr
-    assert "--port" not in completed.stdout and "--max-concurrent-requests" not in completed.stdout
+    assert "--port" not in completed.stdout and "--max-generations-in-flight" not in completed.stdout
     assert "{hybrid,pot,cot,tir,vote}" in completed.stdout and "{auto,alpaca,chat}" in completed.stdout
     assert "--max-tokens" in completed.stdout and "HYBRID" not in completed.stdout
 
@@ -142,6 +144,29 @@ def test_the_renamed_budget_variable_is_refused(monkeypatch: pytest.MonkeyPatch)
     assert completed.returncode != 0
     assert "POTCOT_DEFAULT_MAX_TOKENS is now POTCOT_MAX_TOKENS" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "variables", "capacity"),
+    [
+        ([], {}, 256),
+        (["--max-generations-in-flight", "9"], {}, 9),
+        (["--max-concurrent-requests", "7"], {}, 7),
+        ([], {"POTCOT_MAX_CONCURRENT_REQUESTS": "5"}, 5),
+        (["--max-generations-in-flight", "7", "--max-concurrent-requests", "7"], {}, 7),
+    ],
+)
+def test_the_capacity_is_read_by_its_old_name_too(
+    flags: list[str], variables: dict[str, str], capacity: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert CliApp.run(ServerSettings, cli_args=flags).max_generations_in_flight == capacity
+
+
+def test_the_capacity_by_both_names_must_agree() -> None:
+    with pytest.raises(ValidationError, match="old name of --max-generations-in-flight"):
+        ServerSettings(max_generations_in_flight=8, max_concurrent_requests=4)
 
 
 def test_solve_through_a_server_then_ctrl_c_stops_it_cleanly(tmp_path: Path) -> None:

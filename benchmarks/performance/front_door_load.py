@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         stub_port, port = free_port(), free_port()
         with ServerProcess(stub_command(stub_port, args.delay_s), stub_port, Path(scratch) / "stub.log") as stub:
             stub.wait_until_healthy(60)
-            command = potcot_serve(port, "--engine", "openai", "--upstream", stub.url, "--max-concurrent-requests",
+            command = potcot_serve(port, "--engine", "openai", "--upstream", stub.url, "--max-generations-in-flight",
                                    str(CAPACITY), "--body-timeout-s", "3", "--header-timeout-s", "3",
                                    "--sandbox-workers", "1", "--log-level", "warning")  # fmt: skip
             with ServerProcess(command, port, Path(scratch) / "potcot.log") as server:

@@ -226,7 +226,7 @@ def _add_middleware(app: FastAPI, settings: HttpSettings, metrics: Metrics) -> N
     nothing else runs without one), admission."""
     app.add_middleware(
         AdmissionControl,
-        capacity=settings.max_concurrent_requests,
+        capacity=settings.max_generations_in_flight,
         metrics=metrics,
         max_request_generations=settings.max_request_generations,
         body_timeout_s=settings.body_timeout_s,

@@ -53,7 +53,7 @@ class Metrics:
         self.sandbox_programs_waiting.set_function(lambda: sandbox.programs_waiting)
 
     def record_solution(self, solution: Solution, requested: Strategy) -> None:
-        self.solves.labels(requested.value, solution.strategy.value if solution.strategy else "unanswered").inc()
+        self.solves.labels(requested.value, solution.answered_by.value if solution.answered_by else "unanswered").inc()
         if solution.fallback_reason:
             self.fallbacks.labels(solution.fallback_reason).inc()
         for attempt in solution.attempts:

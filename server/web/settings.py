@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
 from potcot.server.settings import ApiKeys, Settings, SolverSettings
@@ -34,11 +34,14 @@ class HttpSettings(Settings):
         description="a key clients must send as 'Authorization: Bearer KEY' (repeat the flag for several; "
         "POTCOT_API_KEY: one key, or several separated by commas); default: none, no authentication",
     )
-    max_concurrent_requests: int = Field(
+    max_generations_in_flight: int = Field(
         256,
         ge=1,
-        description="the server's capacity, in generations in flight (the name is historical): a request "
-        "weighs the generations it asks for (prompts x n; 2 for a hybrid solve); past capacity, 503 and Retry-After",
+        description="the server's capacity: a request weighs the generations it asks for (prompts x n; 2 for a "
+        "hybrid solve); past capacity, 503 and Retry-After",
+    )
+    max_concurrent_requests: int | None = Field(
+        None, ge=1, description="the old name of --max-generations-in-flight, still read", exclude=True
     )
     max_request_generations: int = Field(
         64, ge=1, description="the most generations one request may ask for (prompts x n); more is a 400"
@@ -67,6 +70,17 @@ class HttpSettings(Settings):
     )
     graceful_shutdown_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="server log level")
+
+    @model_validator(mode="after")
+    def _capacity_by_its_old_name(self) -> HttpSettings:
+        """A deployment that sets the old name keeps its capacity; one that sets both is asked which."""
+        old = self.max_concurrent_requests
+        if old is None:
+            return self
+        if "max_generations_in_flight" in self.model_fields_set and old != self.max_generations_in_flight:
+            raise ValueError("--max-concurrent-requests is the old name of --max-generations-in-flight; set one")
+        self.max_generations_in_flight = old
+        return self
 
 
 class ServerSettings(HttpSettings, SolverSettings):

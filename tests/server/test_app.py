@@ -18,7 +18,7 @@ from tests.server.openai_spec import assert_valid
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
-SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=1)
+SETTINGS = ServerSettings(sandbox_workers=1, max_generations_in_flight=1)
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_solve_and_metrics(client: TestClient) -> None:
     response = client.post("/solve", json={"question": "What is six times seven?"})
     assert response.status_code == 200
     body = response.json()
-    assert (body["answer"], body["strategy"], body["requested_strategy"]) == ("42", "pot", "hybrid")
+    assert (body["answer"], body["answered_by"], body["requested_strategy"]) == ("42", "pot", "hybrid")
     metrics = client.get("/metrics").text
     assert 'potcot_solves_total{outcome="pot",strategy="hybrid"} 1.0' in metrics
     assert 'potcot_requests_total{endpoint="/solve",status="200"} 1.0' in metrics
@@ -230,7 +230,7 @@ class _OneFailsOneWaits(ScriptedEngine):
 
 def test_a_failed_prompt_cancels_the_other_generations_of_its_request() -> None:
     engine = _OneFailsOneWaits()
-    settings = ServerSettings(sandbox_workers=1, max_concurrent_requests=4)
+    settings = ServerSettings(sandbox_workers=1, max_generations_in_flight=4)
     with client_for(engine, settings) as test_client:
         response = test_client.post("/v1/completions", json={"model": MODEL, "prompt": ["wait", "fail"]})
         assert_error(response, 503, "the upstream went away")

@@ -18,7 +18,7 @@ from tests.server.scripted import ScriptedEngine, client_for
 MODEL = "scripted-model"
 KEY = "sk-potcot-0123456789abcdef"
 OTHER_KEY = "sk-second-team-key"
-SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=4, api_key=[KEY, OTHER_KEY])
+SETTINGS = ServerSettings(sandbox_workers=1, max_generations_in_flight=4, api_key=[KEY, OTHER_KEY])
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "What is six times seven?"}]}
 
 PROTECTED = [

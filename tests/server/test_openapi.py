@@ -19,7 +19,7 @@ from potcot.server.web.app import build_app
 from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine
 
-SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=64)
+SETTINGS = ServerSettings(sandbox_workers=1, max_generations_in_flight=64)
 
 
 def scripted_app() -> FastAPI:

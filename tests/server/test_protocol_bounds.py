@@ -19,7 +19,7 @@ from tests.server.scripted import ScriptedEngine, client_for
 
 MODEL = "scripted-model"
 CONTEXT = 4096
-SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=4)
+SETTINGS = ServerSettings(sandbox_workers=1, max_generations_in_flight=4)
 QUESTION = {"question": "What is six times seven?"}
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "What is six times seven?"}]}
 COMPLETION = {"model": MODEL, "prompt": "1 + 1 ="}

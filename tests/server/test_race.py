@@ -57,7 +57,7 @@ async def race(sandbox: Sandbox, engine: ScriptedEngine, options: SolveOptions =
 async def test_a_program_that_answers_halts_the_chain_of_thought(sandbox: Sandbox) -> None:
     engine = HeldChainEngine(PROGRAM_42, CHAIN_7)
     solution = await race(sandbox, engine)
-    assert (solution.answer, solution.strategy, solution.fallback_reason) == ("42", Rationale.POT, None)
+    assert (solution.answer, solution.answered_by, solution.fallback_reason) == ("42", Rationale.POT, None)
     assert [attempt.rationale for attempt in solution.attempts] == [Rationale.POT]
     (halted,) = solution.set_aside
     assert (halted.rationale, halted.finish_reason) == (Rationale.COT, "abort")
@@ -90,7 +90,7 @@ async def test_a_fallback_reads_as_the_sequential_one(sandbox: Sandbox, completi
         engine.chains_may_end.set()
         solutions.append(await race(sandbox, engine, options))
     sequential, raced = solutions
-    assert (raced.answer, raced.strategy, raced.fallback_reason) == ("7", Rationale.COT, reason)
+    assert (raced.answer, raced.answered_by, raced.fallback_reason) == ("7", Rationale.COT, reason)
     assert [(a.rationale, a.completion, a.failure) for a in raced.attempts] == [
         (a.rationale, a.completion, a.failure) for a in sequential.attempts
     ]
@@ -146,7 +146,7 @@ async def test_a_cancelled_solve_cancels_both_generations(sandbox: Sandbox) -> N
 async def test_tool_integrated_reasoning_races_too(sandbox: Sandbox) -> None:
     engine = HeldChainEngine("2 and 5 make 7. The answer is 7.", CHAIN_7)
     solution = await race(sandbox, engine, SolveOptions(strategy=Strategy.TIR, race=True))
-    assert (solution.answer, solution.strategy) == ("7", Rationale.TIR)
+    assert (solution.answer, solution.answered_by) == ("7", Rationale.TIR)
     assert [attempt.rationale for attempt in solution.set_aside] == [Rationale.COT]
 
 

@@ -17,7 +17,7 @@ from tests.server.scripted import KeyedByIdEngine, ScriptedEngine
 from tests.server.scripted import client_for as scripted_client
 
 MODEL = "scripted-model"
-SETTINGS = ServerSettings(sandbox_workers=1, max_concurrent_requests=4)
+SETTINGS = ServerSettings(sandbox_workers=1, max_generations_in_flight=4)
 CLIENT_ID = "trace-7f3a"
 GENERATED = re.compile(r"[0-9a-f]{32}")
 

@@ -21,7 +21,7 @@ async def solve(sandbox: Sandbox, *completions: str, **options: object) -> tuple
 
 async def test_program_answers(sandbox: Sandbox) -> None:
     solution, engine = await solve(sandbox, PROGRAM_42)
-    assert (solution.answer, solution.strategy, solution.fallback_reason) == ("42", Rationale.POT, None)
+    assert (solution.answer, solution.answered_by, solution.fallback_reason) == ("42", Rationale.POT, None)
     (attempt,) = solution.attempts
     assert attempt.program == "answer = 6 * 7\nprint('The answer is', answer)"
     assert attempt.execution.stdout == "The answer is 42\n"
@@ -42,7 +42,7 @@ FALLBACKS = [
 @pytest.mark.parametrize(("completion", "reason"), [f[1:] for f in FALLBACKS], ids=[f[0] for f in FALLBACKS])
 async def test_failed_program_falls_back_to_chain_of_thought(sandbox: Sandbox, completion: str, reason: str) -> None:
     solution, engine = await solve(sandbox, completion, CHAIN_7)
-    assert (solution.answer, solution.strategy, solution.fallback_reason) == ("7", Rationale.COT, reason)
+    assert (solution.answer, solution.answered_by, solution.fallback_reason) == ("7", Rationale.COT, reason)
     assert [attempt.rationale for attempt in solution.attempts] == [Rationale.POT, Rationale.COT]
     assert solution.attempts[0].failure == reason
     assert "step by step" in engine.prompts[1].messages[0].content
@@ -50,32 +50,32 @@ async def test_failed_program_falls_back_to_chain_of_thought(sandbox: Sandbox, c
 
 async def test_pot_strategy_never_falls_back(sandbox: Sandbox) -> None:
     solution, engine = await solve(sandbox, "no code here", CHAIN_7, strategy=Strategy.POT)
-    assert (solution.answer, solution.strategy, solution.fallback_reason) == (None, None, None)
+    assert (solution.answer, solution.answered_by, solution.fallback_reason) == (None, None, None)
     assert solution.attempts[0].failure == NO_PROGRAM
     assert len(engine.prompts) == 1
 
 
 async def test_cot_strategy_skips_the_program(sandbox: Sandbox) -> None:
     solution, engine = await solve(sandbox, CHAIN_7, strategy=Strategy.COT)
-    assert (solution.answer, solution.strategy, solution.fallback_reason) == ("7", Rationale.COT, None)
+    assert (solution.answer, solution.answered_by, solution.fallback_reason) == ("7", Rationale.COT, None)
     assert len(engine.prompts) == 1 and "```python" not in engine.prompts[0].messages[0].content
 
 
 async def test_unanswered_chain_of_thought(sandbox: Sandbox) -> None:
     solution, _ = await solve(sandbox, "```python\nprint(1/0)\n```", "I cannot tell.")
-    assert (solution.answer, solution.strategy) == (None, None)
+    assert (solution.answer, solution.answered_by) == (None, None)
     assert solution.attempts[1].failure == NO_ANSWER
 
 
 async def test_multiple_choice_maps_the_program_value_to_its_letter(sandbox: Sandbox) -> None:
     solution, engine = await solve(sandbox, "```python\nprint(15.0)\n```", choices=["12", "15", "18"])
-    assert (solution.answer, solution.strategy) == ("B", Rationale.POT)
+    assert (solution.answer, solution.answered_by) == ("B", Rationale.POT)
     assert "(B) 15" in engine.prompts[0].messages[0].content
 
 
 async def test_multiple_choice_value_that_is_no_option_falls_back(sandbox: Sandbox) -> None:
     solution, _ = await solve(sandbox, "```python\nprint(100)\n```", "So the answer is (C).", choices=["1", "2", "3"])
-    assert (solution.answer, solution.strategy, solution.fallback_reason) == ("C", Rationale.COT, NOT_AN_OPTION)
+    assert (solution.answer, solution.answered_by, solution.fallback_reason) == ("C", Rationale.COT, NOT_AN_OPTION)
 
 
 async def test_sampling_options_reach_the_engine(sandbox: Sandbox) -> None:

@@ -63,7 +63,7 @@ async def test_an_error_is_read_back_and_repaired(sandbox: Sandbox) -> None:
         "So the answer is $\\boxed{42}$.",
         strategy=Strategy.TIR,
     )
-    assert (solution.answer, solution.strategy, solution.fallback_reason) == ("42", Rationale.TIR, None)
+    assert (solution.answer, solution.answered_by, solution.fallback_reason) == ("42", Rationale.TIR, None)
     (attempt,) = solution.attempts
     first, second, last = attempt.rounds
     assert first.execution.status == "runtime_error"
@@ -99,7 +99,7 @@ async def test_rounds_exhausted_fall_back_to_chain_of_thought(sandbox: Sandbox) 
     solution, engine = await solve(
         sandbox, program("print(1)"), program("print(2)"), CHAIN_7, strategy=Strategy.TIR, max_rounds=2
     )
-    assert (solution.answer, solution.strategy, solution.fallback_reason) == ("7", Rationale.COT, ROUNDS_EXHAUSTED)
+    assert (solution.answer, solution.answered_by, solution.fallback_reason) == ("7", Rationale.COT, ROUNDS_EXHAUSTED)
     assert [attempt.rationale for attempt in solution.attempts] == [Rationale.TIR, Rationale.COT]
     assert len(solution.attempts[0].rounds) == 2
     assert len(engine.prompts) == 3
@@ -165,7 +165,7 @@ async def test_a_vote_stops_once_the_leader_cannot_be_overtaken(sandbox: Sandbox
 async def test_a_tie_goes_to_the_answer_seen_first(sandbox: Sandbox) -> None:
     solution, _ = await solve(sandbox, pot("print(5)"), "The answer is 6.", strategy=Strategy.VOTE, samples=1)
     assert [(vote.answer, vote.count) for vote in solution.votes] == [("5", 1), ("6", 1)]
-    assert (solution.answer, solution.strategy) == ("5", Rationale.POT)
+    assert (solution.answer, solution.answered_by) == ("5", Rationale.POT)
 
 
 async def test_failed_samples_cast_no_vote(sandbox: Sandbox) -> None:
@@ -210,7 +210,7 @@ def test_solve_returns_rounds_votes_and_confidence() -> None:
     with client_for(engine, ServerSettings()) as client:
         tir = client.post("/solve", json={"question": "What is it?", "strategy": "tir"}).json()
         vote = client.post("/solve", json={"question": "What is it?", "strategy": "vote", "samples": 2}).json()
-    assert (tir["answer"], tir["strategy"], len(tir["attempts"][0]["rounds"])) == ("42", "tir", 2)
+    assert (tir["answer"], tir["answered_by"], len(tir["attempts"][0]["rounds"])) == ("42", "tir", 2)
     assert tir["attempts"][0]["rounds"][0]["output"] == f"{TIR_OUTPUT_FENCE}\n42\n```\n"
     assert (vote["answer"], vote["votes"], vote["confidence"]) == ("42", [{"answer": "42", "count": 2}], 1.0)
     assert "votes" not in tir and "rounds" not in vote["attempts"][0]
