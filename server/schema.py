@@ -130,7 +130,8 @@ class SolveParameters(BaseModel):
         )
 
     @property
-    def max_generations(self) -> int:
+    def generations(self) -> int:
+        """The most generations this solve may run: its weight against the server's capacity."""
         return max_generations(self.strategy, self.max_rounds or DEFAULT_MAX_ROUNDS, self.samples or DEFAULT_SAMPLES)
 
 

@@ -33,6 +33,7 @@ from potcot.server.web.middleware import (
     ApiKeyAuth,
     RequestIdHeader,
     RequestMetrics,
+    admit,
 )
 from potcot.server.web.protocol import Health, error_responses, streamed
 from potcot.server.web.protocol_openai import (
@@ -160,6 +161,7 @@ def build_app(
 
     @app.post("/solve", response_model=SolveResponse, responses=error_responses(400, 401, 404, 413, 502, 503))
     async def solve(body: SolveRequest, request: Request) -> Any:
+        admit(request, body.generations)
         return await _until_disconnected(request, runtime.services.solve.solve(body, _engine_request_id()))
 
     @app.post(
@@ -168,6 +170,7 @@ def build_app(
         responses={**streamed(ChatCompletionChunk), **error_responses(400, 401, 404, 413, 502, 503)},
     )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
+        admit(request, body.generations)
         return _respond(await _until_disconnected(request, runtime.services.chat.create(body, _engine_request_id())))
 
     @app.post(
@@ -176,6 +179,7 @@ def build_app(
         responses={**streamed(CompletionResponse), **error_responses(400, 401, 404, 413, 502, 503)},
     )
     async def completions(body: CompletionRequest, request: Request) -> Any:
+        admit(request, body.generations)
         return _respond(
             await _until_disconnected(request, runtime.services.completions.create(body, _engine_request_id()))
         )
@@ -242,7 +246,7 @@ def _add_middleware(app: FastAPI, settings: HttpSettings, metrics: Metrics) -> N
             allow_headers=settings.allowed_headers,
             allow_credentials=settings.allow_credentials,
         )
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestMetrics, metrics=metrics, router=app.router)
     app.add_middleware(RequestIdHeader)
 
 

@@ -4,8 +4,9 @@
 * ``RequestMetrics`` counts every response by endpoint and status, refusals included;
 * ``ApiKeyAuth``, when keys are configured, refuses a request without one before anything else runs;
 * ``AdmissionControl`` reads each body whole, within a time and a size limit, before the request
-  counts as in flight; then weighs a generating request by the generations it asks for, and
-  refuses it past the bound of one request or past the server's capacity.
+  counts as in flight, and hands the route an ``Admission``: a generating route, once it has its
+  parsed request, admits it by the generations it asks for (``admit``), refused past the bound of
+  one request or past the server's capacity, and charged until its response has been sent.
 
 All are pure ASGI rather than ``BaseHTTPMiddleware``: streaming responses pass through untouched,
 and a refusal never reaches the router, so an unknown path without a key is 401, not 404, and the
@@ -16,28 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import secrets
 import uuid
 from collections.abc import Sequence
 
-from pydantic import ValidationError
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from potcot.server.schema import SolveRequest
-from potcot.server.solver import max_generations
-from potcot.server.web.errors import INVALID_API_KEY, error_response
+from potcot.server.web.errors import INVALID_API_KEY, ApiError, error_response
 from potcot.server.web.metrics import Metrics
-from potcot.server.web.protocol_openai import ChatCompletionRequest, CompletionRequest
-from potcot.server.web.serving_models import strategy_named_by
 
-GENERATING_PATHS = frozenset({"/solve", "/v1/chat/completions", "/v1/completions"})
-KNOWN_PATHS = GENERATING_PATHS | {"/v1/models", "/health", "/metrics", "/tokenize", "/detokenize", "/tokenizer_info"}
-# One model's card: one label for every model id, so that ids cannot grow the metrics.
-MODEL_PATH_PREFIX = "/v1/models/"
 # Load balancers and Prometheus probe these without credentials; neither reveals a model's output.
 OPEN_PATHS = frozenset({"/health", "/metrics"})
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -82,18 +75,20 @@ def _client_request_id(value: str | None) -> str | None:
 
 class RequestMetrics:
     """Counts every response by endpoint and status, including the refusals of the middleware
-    inside it; paths that are not endpoints share one label, so that probing cannot grow the
-    metrics without bound."""
+    inside it, labelled by the route's path as the app declares it (one label for every model id
+    of ``/v1/models/{model}``); paths that are not endpoints share one label, so that probing cannot
+    grow the metrics without bound."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, router: Router) -> None:
         self._app = app
         self._metrics = metrics
+        self._routes = router.routes  # read when a request comes, so routes added after this count
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        endpoint = _endpoint(scope["path"])
+        endpoint = _endpoint(self._routes, scope)
         status = 500  # what the client gets when the app raises before answering
 
         async def send_and_record(message: Message) -> None:
@@ -108,10 +103,13 @@ class RequestMetrics:
             self._metrics.requests.labels(endpoint, str(status)).inc()
 
 
-def _endpoint(path: str) -> str:
-    if path in KNOWN_PATHS:
-        return path
-    return MODEL_PATH_PREFIX + "{model}" if path.startswith(MODEL_PATH_PREFIX) else "other"
+def _endpoint(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """The route's path format, matched as the router will match it (a method the route does not
+    take still names it)."""
+    for route in routes:
+        if route.matches(scope)[0] is not Match.NONE:
+            return getattr(route, "path_format", "other")
+    return "other"
 
 
 class ApiKeyAuth:
@@ -167,26 +165,24 @@ def _unauthorized() -> JSONResponse:
 
 
 class AdmissionControl:
-    """The door of the generating endpoints, in three steps.
+    """The door of every request, in three steps.
 
     1. **The body first.** The whole body is read here, within ``body_timeout_s`` (408 after it: a
        client that trickles its body, or announces a Content-Length it never sends, loses its
        connection instead of holding a slot) and counted as it arrives against ``MAX_BODY_BYTES``
        (413 as soon as it is passed, without reading the rest; a Content-Length past it is refused
        before reading anything). Until its body is in, a request holds no capacity.
-    2. **Its weight.** ``request_weight`` parses the buffered body into the route's own request
-       model and counts the generations it asks for. More than ``max_request_generations`` is a
-       400 that names the bound. A body that does not validate weighs 1; the route refuses it.
+    2. **Its weight, from its route.** The route parses the body (once: the middleware never does)
+       and calls ``admit`` with the generations its request asks for, which each request model
+       states (``generations``). More than ``max_request_generations`` is a 400 that names the
+       bound. A body the route refuses is never charged.
     3. **Capacity.** The weights in flight are bounded by ``capacity``: past it, 503 with
        ``Retry-After`` at once, instead of an ever-growing queue. A request heavier than the whole
        capacity is charged the whole capacity, so a small server still serves its heaviest legal
        request, alone.
 
-    The route then gets the buffered body, and the weight stays charged until its response,
-    streamed or not, has been sent. Parsing the body here and again in the route costs a few
-    microseconds per KiB of a body of at most 8 MiB: the price of admission needing the parsed
-    request while a streamed response outlives the route that returns it. Other paths only get
-    the size and time limits."""
+    The weight stays charged until the response, streamed or not, has been sent: the middleware
+    releases it when the route's response is done, which a streamed response outlives the route."""
 
     def __init__(
         self,
@@ -198,25 +194,20 @@ class AdmissionControl:
         max_headers: int = 100,
     ) -> None:
         self._app = app
-        self._capacity = capacity
-        self._max_request_generations = max_request_generations
+        self.capacity = capacity
+        self.max_request_generations = max_request_generations
         self._body_timeout_s = body_timeout_s
         self._max_headers = max_headers
-        self._metrics = metrics
-        self._in_flight = 0  # the weights of the requests admitted and not yet answered
+        self.metrics = metrics
+        self.in_flight = 0  # the weights of the requests admitted and not yet answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        if len(scope["headers"]) > self._max_headers:
-            await _closing(
-                error_response(431, f"more than {self._max_headers} header fields", "invalid_request_error")
-            )(scope, receive, send)
-            return
-        length = Headers(scope=scope).get("content-length", "0")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _closing(_too_large())(scope, receive, send)
+        refusal = self._refusal_before_reading(scope)
+        if refusal is not None:
+            await _closing(refusal)(scope, receive, send)
             return
         try:
             body = await self._read_body(receive)
@@ -225,23 +216,18 @@ class AdmissionControl:
             return
         if body is None:  # the client went away
             return
-        replay = _replay(body, receive)
-        if scope["path"] not in GENERATING_PATHS:
-            await self._app(scope, replay, send)
-            return
-        weight = request_weight(scope["path"], body)
-        refusal = self._refusal(weight)
-        if refusal is not None:
-            await refusal(scope, replay, send)
-            return
-        charge = min(weight, self._capacity)
-        self._in_flight += charge
-        self._metrics.requests_in_flight.inc()
+        admission = Admission(self)
+        scope.setdefault("state", {})[_ADMISSION] = admission
         try:
-            await self._app(scope, replay, send)
+            await self._app(scope, _replay(body, receive), send)
         finally:
-            self._in_flight -= charge
-            self._metrics.requests_in_flight.dec()
+            admission.release()
+
+    def _refusal_before_reading(self, scope: Scope) -> JSONResponse | None:
+        if len(scope["headers"]) > self._max_headers:
+            return error_response(431, f"more than {self._max_headers} header fields", "invalid_request_error")
+        length = Headers(scope=scope).get("content-length", "0")
+        return _too_large() if length.isdigit() and int(length) > MAX_BODY_BYTES else None
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []
@@ -266,41 +252,52 @@ class AdmissionControl:
                 )
             ) from None
 
-    def _refusal(self, weight: int) -> JSONResponse | None:
-        if weight > self._max_request_generations:
-            return error_response(
+
+_ADMISSION = "admission"
+
+
+class Admission:
+    """One request's place in the server's capacity: empty until its route admits it."""
+
+    def __init__(self, door: AdmissionControl) -> None:
+        self._door = door
+        self._charge = 0
+
+    def admit(self, weight: int) -> None:
+        """Charge ``weight`` generations, or refuse the request (an ``ApiError``: 400 past one
+        request's bound, 503 with ``Retry-After`` past the capacity)."""
+        if self._charge:
+            raise RuntimeError("a request is admitted once")
+        door = self._door
+        if weight > door.max_request_generations:
+            raise ApiError(
                 400,
-                f"a request may ask for at most {self._max_request_generations} generations (prompts x n); "
+                f"a request may ask for at most {door.max_request_generations} generations (prompts x n); "
                 f"this one asks for {weight}",
-                "invalid_request_error",
             )
-        if self._in_flight + min(weight, self._capacity) > self._capacity:
-            refusal = error_response(503, "the server is at capacity; retry shortly", "service_unavailable")
-            refusal.headers["Retry-After"] = _RETRY_AFTER_S
-            return refusal
-        return None
+        charge = min(weight, door.capacity)
+        if door.in_flight + charge > door.capacity:
+            raise ApiError(
+                503,
+                "the server is at capacity; retry shortly",
+                kind="service_unavailable",
+                headers={"Retry-After": _RETRY_AFTER_S},
+            )
+        door.in_flight += charge
+        door.metrics.requests_in_flight.inc()
+        self._charge = charge
+
+    def release(self) -> None:
+        if self._charge:
+            self._door.in_flight -= self._charge
+            self._door.metrics.requests_in_flight.dec()
+            self._charge = 0
 
 
-# The generations each solve strategy may run, at worst: hybrid falls back from PoT to CoT.
-def request_weight(path: str, body: bytes) -> int:
-    """The generations a request to a generating endpoint asks for: prompts x ``n`` for text
-    completions, ``n`` for chat with the plain model, the strategy's worst case for a solve (on
-    ``/solve``, or chat with a solving model id). The body is parsed as FastAPI parses it (JSON,
-    then the route's model); one the route will refuse weighs 1, the least any request weighs."""
-    try:
-        data = json.loads(body)
-        if path == "/v1/completions":
-            completion = CompletionRequest.model_validate(data)
-            return len(completion.prompts) * completion.n
-        if path == "/v1/chat/completions":
-            chat = ChatCompletionRequest.model_validate(data)
-            strategy = strategy_named_by(chat.model)
-            return chat.n if strategy is None else max_generations(strategy) * chat.n
-        if path == "/solve":
-            return SolveRequest.model_validate(data).max_generations
-    except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
-        return 1
-    return 1
+def admit(request: Request, weight: int) -> None:
+    """A generating route's first step, once its request is parsed: charge what it asks for."""
+    admission: Admission = getattr(request.state, _ADMISSION)
+    admission.admit(weight)
 
 
 class _BodyRefused(Exception):

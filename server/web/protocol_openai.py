@@ -35,7 +35,7 @@ from potcot.server.schema import (
     Usage,
     new_id,
 )
-from potcot.server.solver import Strategy
+from potcot.server.solver import Strategy, max_generations
 from potcot.server.web.protocol import Choices, Request, TokenId, now, one_of
 
 # OpenAI's log-probability for a token too unlikely to tell: JSON has no -Infinity.
@@ -43,6 +43,19 @@ LOGPROB_FLOOR = -9999.0
 PROMPT_FORMS = "a string, an array of strings, an array of token ids (integers from 0), or an array of such arrays"
 StopSequences = Annotated[str | list[str] | None, one_of("a string, an array of at most 4 strings, or null")]
 ToolChoice = Annotated[str | dict[str, Any] | None, one_of("a string, an object, or null")]
+
+
+# A solving id is the model's id, this separator, and a strategy: ``NAME:hybrid``.
+SOLVING_ID_SEPARATOR = ":"
+
+
+def strategy_named_by(model_id: str) -> Strategy | None:
+    """The strategy a ``NAME:strategy`` id names, whatever NAME is (the model registry checks NAME)."""
+    _, separator, suffix = model_id.rpartition(SOLVING_ID_SEPARATOR)
+    try:
+        return Strategy(suffix) if separator else None
+    except ValueError:
+        return None
 
 
 def _finite(logprob: float) -> float:
@@ -263,6 +276,13 @@ class ChatCompletionRequest(SamplingRequest):
     def token_budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
+    @property
+    def generations(self) -> int:
+        """The most generations this request may run, its weight against the server's capacity:
+        ``n``, or for a solving id ``n`` solves at their strategy's worst case."""
+        strategy = strategy_named_by(self.model)
+        return self.n if strategy is None else max_generations(strategy) * self.n
+
     def solve_parameters(self, strategy: Strategy) -> SolveParameters:
         """A solving id's ``/solve`` fields, those chat can carry: the strategy its id names, the
         token budget, the seed, and the temperature only if given (chat's own default is 1; a
@@ -380,6 +400,11 @@ class CompletionRequest(SamplingRequest):
         if isinstance(prompt, list) and any(isinstance(item, list) and not item for item in prompt):
             raise PydanticCustomError("empty_prompt", "a prompt of token ids needs at least one")
         return prompt
+
+    @property
+    def generations(self) -> int:
+        """Its weight against the server's capacity: ``n`` completions of each prompt."""
+        return len(self.prompts) * self.n
 
     @property
     def prompts(self) -> list[Prompt]:

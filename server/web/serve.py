@@ -11,7 +11,7 @@ What uvicorn and h11 offer is used, and only the rest is ours:
   connection for ever;
 * uvicorn's ``limit_concurrency`` is left unset: it counts open connections, so slow clients would
   fill it and lock everyone out; admission counts generations instead, once a body has arrived
-  (``server.middleware.AdmissionControl``, with the body's size and time limits).
+  (``server.web.middleware.AdmissionControl``, with the body's size and time limits).
 """
 
 from __future__ import annotations

@@ -5,25 +5,14 @@ from __future__ import annotations
 
 from potcot.server.solver import Strategy
 from potcot.server.web.errors import CONTEXT_LENGTH_EXCEEDED, MODEL_NOT_FOUND, ApiError
-from potcot.server.web.protocol_openai import ModelCard, ModelList
-
-_SEPARATOR = ":"
-
-
-def strategy_named_by(model_id: str) -> Strategy | None:
-    """The strategy a ``NAME:strategy`` id names, whatever NAME is (the registry checks NAME)."""
-    _, separator, suffix = model_id.rpartition(_SEPARATOR)
-    try:
-        return Strategy(suffix) if separator else None
-    except ValueError:
-        return None
+from potcot.server.web.protocol_openai import SOLVING_ID_SEPARATOR, ModelCard, ModelList
 
 
 class ModelRegistry:
     def __init__(self, model_name: str, max_model_len: int) -> None:
         self.model_name = model_name
         self.max_model_len = max_model_len
-        self._strategies = {f"{model_name}{_SEPARATOR}{strategy.value}": strategy for strategy in Strategy}
+        self._strategies = {f"{model_name}{SOLVING_ID_SEPARATOR}{strategy.value}": strategy for strategy in Strategy}
 
     def cards(self) -> ModelList:
         ids = [self.model_name, *self._strategies]

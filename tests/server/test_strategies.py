@@ -9,6 +9,7 @@ import pytest
 from potcot.answers import Grader
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import TIR_INSTRUCTION, TIR_OUTPUT_FENCE, PromptStyle, Rationale
+from potcot.server.schema import SolveRequest
 from potcot.server.settings import SolveDefaults
 from potcot.server.solver import (
     NO_ANSWER,
@@ -19,7 +20,7 @@ from potcot.server.solver import (
     Solver,
     Strategy,
 )
-from potcot.server.web.middleware import request_weight
+from potcot.server.web.protocol_openai import ChatCompletionRequest, CompletionRequest
 from potcot.server.web.settings import ServerSettings
 from tests.server.scripted import ScriptedEngine, client_for
 from tests.server.test_solver import Recorder
@@ -202,7 +203,25 @@ WEIGHTS = [
 
 @pytest.mark.parametrize(("body", "weight"), WEIGHTS)
 def test_admission_charges_a_solve_its_most_generations(body: dict[str, object], weight: int) -> None:
-    assert request_weight("/solve", json.dumps(body).encode()) == weight
+    assert SolveRequest.model_validate(body).generations == weight
+
+
+OPENAI_WEIGHTS = [
+    (CompletionRequest, {"model": "m", "prompt": "a"}, 1),
+    (CompletionRequest, {"model": "m", "prompt": ["a", "b", "c"], "n": 2}, 6),
+    (CompletionRequest, {"model": "m", "prompt": [[1, 2], [3]], "n": 3}, 6),
+    (ChatCompletionRequest, {"model": "m", "messages": [{"role": "user", "content": "q"}], "n": 3}, 3),
+    (ChatCompletionRequest, {"model": "m:hybrid", "messages": [{"role": "user", "content": "q"}]}, 2),
+    (ChatCompletionRequest, {"model": "m:vote", "messages": [{"role": "user", "content": "q"}], "n": 2}, 32),
+    (ChatCompletionRequest, {"model": "m:nonsense", "messages": [{"role": "user", "content": "q"}]}, 1),
+]
+
+
+@pytest.mark.parametrize(("model", "body", "weight"), OPENAI_WEIGHTS)
+def test_admission_charges_an_openai_request_its_generations(
+    model: type[CompletionRequest | ChatCompletionRequest], body: dict[str, object], weight: int
+) -> None:
+    assert model.model_validate(body).generations == weight
 
 
 def test_solve_returns_rounds_votes_and_confidence() -> None:
