@@ -239,9 +239,14 @@ def draw_reward_curves(history: list[dict[str, Any]], path: Path) -> None:
     rewards.set_ylabel("per completion")
     rewards.legend(fontsize="small")
     for key in (key for key in keys if key.startswith("sandbox/")):
-        _plot(outcomes, steps, key, key.removeprefix("sandbox/"))
+        # A step that ran programs of this kind but had none end this way had a share of 0.
+        kind = key.rsplit("/", 1)[0] + "/"
+        ran = [entry for entry in steps if any(name.startswith(kind) for name in entry)]
+        _plot(
+            outcomes, [{"step": entry["step"], key: entry.get(key, 0.0)} for entry in ran], key, key[len("sandbox/") :]
+        )
     outcomes.set_xlabel("step")
-    outcomes.set_ylabel("share of sandbox runs")
+    outcomes.set_ylabel("share of programs run")
     if outcomes.get_legend_handles_labels()[0]:
         outcomes.legend(fontsize="small")
     figure.tight_layout()

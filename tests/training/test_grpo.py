@@ -5,6 +5,7 @@ real run on the committed miniature model."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -270,7 +271,10 @@ def test_potcot_train_grpo_trains_the_miniature_through_the_sandbox(tmp_path: Pa
     output = tmp_path / "grpo"
     command = [sys.executable, "-m", "potcot", "train", "grpo", "--config", str(tmp_path / "run.yaml"),
                "--max-steps", "1", "--output-dir", str(output)]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # One thread: on a 2-core machine shared with other work, a model this small generates over ten
+    # times faster than with torch's two threads waiting on each other.
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert f"trained model in {output} (1 steps" in completed.stdout
 
