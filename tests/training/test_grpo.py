@@ -124,6 +124,15 @@ def test_a_config_file_resolves_its_paths_and_keeps_names(tmp_path: Path) -> Non
     assert run_config(model="HuggingFaceTB/SmolLM2-135M-Instruct").model == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "training" / "configs").glob("*_grpo.yaml")), ids=lambda p: p.name)
+def test_shipped_grpo_configs_parse_and_stay_short_on_a_cpu(path: Path) -> None:
+    config = GrpoRunConfig.from_file(path)
+    assert Path(config.model).is_relative_to(ROOT / "runs") and config.output_dir.is_relative_to(ROOT / "runs")
+    assert Path(config.train_file).is_relative_to(ROOT / "runs")
+    assert config.grpo.use_cpu and not config.grpo.bf16 and config.grpo.max_steps <= 50
+    assert config.grpo.report_to == []
+
+
 def test_the_defaults_train_programs_with_a_small_format_term() -> None:
     run = run_config()
     assert run.rationales == (Rationale.POT,)
