@@ -20,6 +20,7 @@ from potcot.answers import Grader
 from potcot.sandbox import Sandbox
 from potcot.server import prompts
 from potcot.server.prompts import PromptStyle, Rationale
+from potcot.training.commands import GrpoCommand
 from potcot.training.config import DEFAULT_REWARD_WEIGHTS, GrpoRunConfig
 from potcot.training.grpo import (
     Question,
@@ -179,11 +180,13 @@ def test_the_rewards_run_in_the_configs_order_with_its_weights(sandbox: Sandbox)
     assert args.reward_weights == [1.0, 1.0, 0.2] and run.grpo.reward_weights is None
 
 
-def test_a_missing_config_is_a_clear_error(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "potcot", "train", "grpo", "--config", str(tmp_path / "none.yaml")]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 1
-    assert "potcot train grpo:" in completed.stderr and "none.yaml" in completed.stderr
+def test_a_missing_config_or_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"potcot train grpo: .*none\.yaml"):
+        GrpoCommand(config=tmp_path / "none.yaml").cli_cmd()
+    config = {"model": "./no-model", "train_file": str(QUESTIONS), "output_dir": "out", "grpo": CPU}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(SystemExit, match=f"potcot train grpo: model: no checkpoint at {tmp_path / 'no-model'}"):
+        GrpoCommand(config=tmp_path / "run.yaml").cli_cmd()
 
 
 # Tool-integrated rollouts.
