@@ -45,7 +45,8 @@ COMMANDS: Mapping[str, Entry] = MappingProxyType(
                        "potcot.benchmarks.commands", "BenchCommand", "bench"),
         "data": Entry("curate training data: fetch, gsm8k-pot, filter, tir, mix, miniature",
                       "potcot.training.commands", "DataCommand", "bench"),
-        "train": Entry("supervised fine-tuning from a YAML config; train merge: merge a LoRA adapter",
+        "train": Entry("supervised fine-tuning from a YAML config; train grpo: reinforcement learning; "
+                       "train merge: merge a LoRA adapter",
                        "potcot.training.commands", "TrainCommand", "train"),
         "sandbox": Entry("run one program in the sandbox and print its result as JSON",
                          "potcot.sandbox.commands", "SandboxCommand"),

@@ -390,7 +390,7 @@ class Solver:
         if program is None:
             return ToolRound(text)
         execution = await self.sandbox.arun(program, timeout=self.program_timeout_s)
-        block = _output_block(execution, text)
+        block = output_block(execution, text)
         if observer is not None:
             observer.on_tool_output(block)
         return ToolRound(text, program, execution, block)
@@ -562,7 +562,7 @@ def _judge_chain_of_thought(attempt: Attempt, options: SolveOptions) -> Attempt:
     return dataclasses.replace(attempt, answer=answer, strict_answer=strict, failure=None if answer else NO_ANSWER)
 
 
-def _output_block(execution: ExecutionResult, text: str) -> str:
+def output_block(execution: ExecutionResult, text: str) -> str:
     """What a code block's run gives back to the model, as Qwen2.5-Math's evaluation writes it:
     its output, or the last line of its error; on a line of its own after the block."""
     shown = execution.stdout.strip() if execution.ok else (execution.error or execution.status.value).splitlines()[-1]

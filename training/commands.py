@@ -3,6 +3,7 @@ What needs the ``train`` extra (transformers, peft, trl) is imported only when a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,15 +247,41 @@ class MiniatureRunCommand(BaseModel):
         print(f"trained in {summary['train_minutes']:.1f} min; summary.json, summary.md, accuracy.png in {self.out}")
 
 
+class GrpoCommand(BaseModel):
+    """Reinforcement learning with rewards the sandbox verifies (TRL's GRPOTrainer), from a YAML config
+    (see training/configs/miniature_grpo.yaml)."""
+
+    config: Path = Field(description="the run's YAML config")
+    max_steps: int | None = Field(None, ge=1, description="train this many steps, in place of the config's")
+    output_dir: Path | None = Field(None, description="write the model here, in place of the config's output_dir")
+
+    def cli_cmd(self) -> None:
+        from potcot.training.config import GrpoRunConfig
+        from potcot.training.grpo import SUMMARY, train_grpo
+
+        try:
+            config = GrpoRunConfig.from_file(self.config).with_overrides(self.max_steps, self.output_dir)
+            output = train_grpo(config, _cache_dir())
+        except (OSError, ValueError, TypeError) as error:
+            raise SystemExit(f"potcot train grpo: {error}") from None
+        summary = json.loads((output / SUMMARY).read_text(encoding="utf-8"))
+        outcomes = "; ".join(
+            f"{kind}: " + ", ".join(f"{outcome} {count}" for outcome, count in counts.items())
+            for kind, counts in summary["outcomes"].items()
+        )
+        print(f"trained model in {output} ({summary['steps']} steps, {summary['train_minutes']:.1f} min); {outcomes}")
+
+
 class TrainCommand(Command):
-    """Supervised fine-tuning from a YAML config (see training/configs/)."""
+    """Supervised fine-tuning from a YAML config (see training/configs/); train grpo: reinforcement learning."""
 
     merge: CliSubCommand[MergeCommand]
     miniature: CliSubCommand[MiniatureRunCommand]
+    grpo: CliSubCommand[GrpoCommand]
     config: Path | None = Field(None, description="the run's YAML config")
 
     def cli_cmd(self) -> None:
-        if self.merge is not None or self.miniature is not None:
+        if self.merge is not None or self.miniature is not None or self.grpo is not None:
             CliApp.run_subcommand(self)
             return
         if self.config is None:
