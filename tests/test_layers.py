@@ -1,6 +1,7 @@
 """The layers of docs/architecture.md, read from the source: a package imports only the packages below
-it, not even lazily inside a function, and only the ``potcot`` command reaches all of them. The
-performance scripts measure every layer, so they sit on top, beside the command."""
+it, not even lazily inside a function, and only the ``potcot`` command reaches all of them. A
+package's performance scripts (``benchmarks/performance/``, ``training/performance/``) are in its
+layer."""
 
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 # Bottom up: each package may import those before it.
-LAYERS = ("sandbox", "answers", "server", "benchmarks", "training", "performance")
+LAYERS = ("sandbox", "answers", "server", "benchmarks", "training")
 FOLDERS = {
     "sandbox": ROOT / "sandbox",
     "answers": ROOT / "potcot" / "answers",
     "server": ROOT / "server",
     "benchmarks": ROOT / "benchmarks",
     "training": ROOT / "training",
-    "performance": ROOT / "benchmarks" / "performance",
 }
 
 
@@ -39,15 +39,13 @@ def potcot_imports(path: Path) -> set[str]:
 
 
 def layer_of(module: str) -> str:
-    """``potcot.server.solver`` is in ``server``; ``potcot.benchmarks.performance.x`` in ``performance``."""
-    parts = module.split(".")
-    return "performance" if parts[1:3] == ["benchmarks", "performance"] else parts[1]
+    """``potcot.server.solver`` is in ``server``."""
+    return module.split(".")[1]
 
 
 def modules(package: str) -> list[Path]:
-    """The package's own modules, without those of a layer nested in its folder."""
-    nested = [FOLDERS[other] for other in LAYERS if FOLDERS[other].parent == FOLDERS[package]]
-    return sorted(path for path in FOLDERS[package].rglob("*.py") if not any(path.is_relative_to(n) for n in nested))
+    """The package's modules, its performance scripts included."""
+    return sorted(FOLDERS[package].rglob("*.py"))
 
 
 @pytest.mark.parametrize("package", LAYERS)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from potcot.benchmarks.shipped import sources
+from potcot.shipped import sources
 
 ROOT = Path(__file__).resolve().parents[1]
 # The folder the data lay in beside the developers' checkouts, by any of its names.
