@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from potcot.answers import CHOICE_LETTERS, option_letters
-from potcot.benchmarks.shipped import data_folder, open_text, shipped_file
+from potcot.shipped import data_folder, open_text, shipped_file
 
 logger = logging.getLogger(__name__)
 

@@ -4,14 +4,18 @@ would. The code path is the server's, so the answers are the HTTP mode's."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
 
-from potcot.benchmarks.client import BenchConfig, solve_request
+from potcot.answers import Grader
+from potcot.benchmarks.client import BenchConfig, run_benchmark, solve_request
 from potcot.benchmarks.datasets import Item
 from potcot.server.inprocess import local_solver
-from potcot.server.schema import SolveResponse
+from potcot.server.schema import SolveParameters, SolveResponse
 from potcot.server.settings import SolveDefaults, SolverSettings
 from potcot.server.solver import Solver
 
@@ -34,3 +38,23 @@ class LocalSolver:
         options = request.solve_options(self._defaults)
         solution = await self._solver.solve(request.question, options, uuid.uuid4().hex)
         return SolveResponse.of(solution, options.strategy, self._solver.engine.model_name)
+
+
+def run_solves(
+    settings: SolverSettings, datasets: Sequence[Path], solves: Sequence[SolveParameters], out: Path, concurrency: int
+) -> dict[str, Any]:
+    """Every dataset with each of ``solves`` in turn (a strategy each, say), on one engine loaded
+    once in this process, into one results folder; returns the summary of them all. The benchmark
+    step of ``potcot train miniature``, which the ``potcot`` command gives it: the training does not
+    import the benchmarks."""
+
+    async def run() -> dict[str, Any]:
+        summary: dict[str, Any] = {}
+        with Grader() as grader:
+            async with LocalSolver.start(settings) as solver:
+                for solve in solves:
+                    config = BenchConfig(tuple(map(str, datasets)), out, solve, concurrency=concurrency)
+                    summary = await run_benchmark(config, solver, grader)
+        return summary
+
+    return asyncio.run(run())

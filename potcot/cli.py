@@ -2,7 +2,9 @@
 imported only when it runs, as vLLM's ``entrypoints/cli`` and TRL's ``cli/commands`` do. So
 ``potcot serve`` loads neither the benchmarks nor the training code, and an install with only an
 engine extra runs ``serve``, ``solve`` and ``sandbox``; a command whose extra is missing says
-which one to install."""
+which one to install. It is the only module that reaches every package, so a command that needs
+another package's function (``potcot train miniature`` benchmarks its model with the evaluation
+suite, which the training does not import) is given it here, imported when it is first called."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -25,12 +27,14 @@ PROG = "potcot"
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Entry:
-    """One command: what it does, where its settings class is, and the extra its code needs."""
+    """One command: what it does, where its settings class is, the extra its code needs, and what
+    it is given from other packages: a setting's name and ``module:function``."""
 
     summary: str
     module: str
     name: str
     extra: str | None = None
+    joins: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 COMMANDS: Mapping[str, Entry] = MappingProxyType(
@@ -47,7 +51,8 @@ COMMANDS: Mapping[str, Entry] = MappingProxyType(
                       "potcot.training.commands", "DataCommand", "bench"),
         "train": Entry("supervised fine-tuning from a YAML config; train grpo: reinforcement learning; "
                        "train merge: merge a LoRA adapter",
-                       "potcot.training.commands", "TrainCommand", "train"),
+                       "potcot.training.commands", "TrainCommand", "train",
+                       {"benchmark": "potcot.benchmarks.local:run_solves"}),
         "sandbox": Entry("run one program in the sandbox and print its result as JSON",
                          "potcot.sandbox.commands", "SandboxCommand"),
     }
@@ -75,7 +80,8 @@ def run(name: str, entry: Entry, args: Sequence[str]) -> None:
     try:
         command = getattr(importlib.import_module(entry.module), entry.name)
         source: CliSettingsSource[Any] = CliSettingsSource(command, cli_prog_name=f"{PROG} {name}")
-        CliApp.run(command, cli_args=list(args), cli_settings_source=source)
+        joined: dict[str, Any] = {setting: _joined(target) for setting, target in entry.joins.items()}
+        CliApp.run(command, cli_args=list(args), cli_settings_source=source, **joined)
     except ModuleNotFoundError as error:
         if entry.extra is None or (error.name or "potcot").partition(".")[0] == "potcot":
             raise
@@ -85,6 +91,17 @@ def run(name: str, entry: Entry, args: Sequence[str]) -> None:
     except ValidationError as error:
         problems = "; ".join(_problem(problem) for problem in error.errors())
         raise SystemExit(f"{PROG}: invalid arguments: {problems}") from None
+
+
+def _joined(target: str) -> Callable[..., Any]:
+    """``module:function``, imported when it is first called: a command that does not call it (``potcot
+    train`` with a config) does not load its package, nor need that package's extra."""
+    module, _, function = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), function)(*args, **kwargs)
+
+    return call
 
 
 def _problem(problem: ErrorDetails) -> str:

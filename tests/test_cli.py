@@ -69,6 +69,26 @@ def test_serve_help_imports_neither_the_benchmarks_nor_the_training_nor_the_engi
     assert "--max-generations-in-flight" in completed.stderr
 
 
+def test_train_miniature_is_given_the_benchmark_which_is_imported_only_when_called(tmp_path: Path) -> None:
+    """The miniature benchmarks its model with the evaluation suite, which the training does not
+    import: the command gives it to ``potcot train``, and loads it only when the run calls it (here
+    the run stops before, at a checkpoint that is not one)."""
+    args = ["train", "miniature", "--out", str(tmp_path / "run"), "--checkpoint", str(tmp_path)]
+    probe = (
+        "import sys\n"
+        "from potcot.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as stop:\n"
+        "    print(stop, file=sys.stderr)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('potcot.benchmarks')))\n"
+    )
+    completed = run_python(probe)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+    assert "is not a miniature checkpoint" in completed.stderr  # not "no benchmark was given"
+
+
 # Makes ``tqdm``, a dependency of the bench extra only, unimportable, as an install without it would.
 _WITHOUT_TQDM = """
 import sys

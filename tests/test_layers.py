@@ -3,7 +3,8 @@ stands on, not even lazily inside a function, and only the ``potcot`` command re
 The solving core (``server``) lies below the web server (``server/web``); training and the benchmarks
 stand on the core, never on the web server nor on each other. The local fleet (``server/fleet``)
 starts servers as processes by their command lines, so it imports nothing of potcot and the
-benchmarks that measure servers may use it."""
+benchmarks that measure servers may use it. A package's performance scripts
+(``benchmarks/performance/``, ``training/performance/``) are in its layer."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ STANDS_ON: dict[str, set[str]] = {
     "server": {"answers"},
     "fleet": set(),
     "web": {"server", "fleet"},
-    "benchmarks": {"server", "fleet"},
-    "training": {"server"},
-    "performance": {"benchmarks", "training"},
+    "shipped": set(),
+    "benchmarks": {"server", "fleet", "shipped"},
+    "training": {"server", "shipped"},
 }
 LAYERS = tuple(STANDS_ON)
 FOLDERS = {
@@ -34,14 +35,13 @@ FOLDERS = {
     "fleet": ROOT / "server" / "fleet",
     "web": ROOT / "server" / "web",
     "benchmarks": ROOT / "benchmarks",
+    "shipped": ROOT / "potcot" / "shipped.py",
     "training": ROOT / "training",
-    "performance": ROOT / "benchmarks" / "performance",
 }
 # Nested packages first: ``potcot.server.web.app`` is in ``web``, not ``server``.
 PREFIXES = {
     "potcot.server.web": "web",
     "potcot.server.fleet": "fleet",
-    "potcot.benchmarks.performance": "performance",
 }
 
 
@@ -74,7 +74,10 @@ def layer_of(module: str) -> str:
 
 
 def modules(package: str) -> list[Path]:
-    """The package's own modules, without those of a layer nested in its folder."""
+    """The package's own modules, without those of a layer nested in its folder (a one-module
+    package is its file)."""
+    if FOLDERS[package].is_file():
+        return [FOLDERS[package]]
     nested = [
         FOLDERS[other] for other in LAYERS if FOLDERS[other].is_relative_to(FOLDERS[package]) and other != package
     ]

@@ -1,6 +1,7 @@
 """A clone is the whole product: nothing in the repository (code default, test fixture, document or
 comment) points at a folder beside the checkout, as the data once did, or anywhere else outside it;
-and a wheel built from the clone carries the data that ships with potcot."""
+and a wheel built from the clone carries the data that ships with potcot, and no performance script
+or corpus, which run from a clone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from potcot.benchmarks.shipped import sources
+from potcot.shipped import sources
 
 ROOT = Path(__file__).resolve().parents[1]
 # The folder the data lay in beside the developers' checkouts, by any of its names.
@@ -98,7 +99,7 @@ def test_what_counts_as_pointing_outside(name: str, line: str, flagged: bool) ->
     assert bool(pointers_outside(ROOT / name, line)) is flagged
 
 
-def test_a_wheel_built_from_the_clone_carries_the_shipped_data(tmp_path: Path) -> None:
+def test_a_wheel_built_from_the_clone_carries_the_shipped_data_and_no_experiment(tmp_path: Path) -> None:
     source = tmp_path / "potcot"
     for path in repository_files():
         (source / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
@@ -113,3 +114,5 @@ def test_a_wheel_built_from_the_clone_carries_the_shipped_data(tmp_path: Path) -
         assert expected <= names
     assert "potcot/benchmarks/data/mammoth_published.json" in names
     assert "potcot/training/configs/smollm2_gsm8k_lora.yaml" in names
+    assert "potcot/training/miniature/templates.yaml" in names  # potcot data miniature's, a user's command
+    assert [name for name in names if "/performance/" in name or "corpus" in name] == []

@@ -4,11 +4,12 @@ What needs the ``train`` extra (transformers, peft, trl) is imported only when a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
-from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand
+from pydantic_settings import CliApp, CliPositionalArg, CliSubCommand, CliSuppress
 
 from potcot.answers import Grader
 from potcot.sandbox import Sandbox
@@ -17,6 +18,7 @@ from potcot.training.fetch import SOURCES
 
 if TYPE_CHECKING:
     from potcot.training.filter import FilterReport
+    from potcot.training.miniature.pipeline import Benchmark
     from potcot.training.records import RationaleRecord
 
 # What a training input may name besides a file, for the flags' help.
@@ -231,13 +233,17 @@ class MiniatureRunCommand(BaseModel):
         None, description="also write the model, in bfloat16, here (as tests/fixtures/miniature was)"
     )
 
-    def cli_cmd(self) -> None:
+    def run(self, benchmark: Benchmark | None) -> None:
+        """The run, its models benchmarked by ``benchmark`` (the evaluation suite, which the
+        ``potcot`` command gives ``potcot train``)."""
         from potcot.training.miniature.pipeline import MiniatureRun, freeze_checkpoint, run_miniature
         from potcot.training.miniature.splits import MiniatureConfig
 
+        if benchmark is None:
+            raise SystemExit("potcot train miniature: no benchmark was given (run it as the potcot command)")
         data = MiniatureConfig(train=self.train_problems)
         try:
-            summary = run_miniature(MiniatureRun(self.out, _cache_dir(), data, checkpoint=self.checkpoint))
+            summary = run_miniature(MiniatureRun(self.out, _cache_dir(), data, checkpoint=self.checkpoint), benchmark)
         except ValueError as error:
             raise SystemExit(f"potcot train miniature: {error}") from None
         if self.freeze is not None:
@@ -279,9 +285,15 @@ class TrainCommand(Command):
     miniature: CliSubCommand[MiniatureRunCommand]
     grpo: CliSubCommand[GrpoCommand]
     config: Path | None = Field(None, description="the run's YAML config")
+    # The miniature's benchmark step: the evaluation suite, which the training does not import; the
+    # potcot command gives it (potcot/cli.py joins the two), not a flag.
+    benchmark: CliSuppress[Callable[..., dict[str, Any]] | None] = Field(None, exclude=True)
 
     def cli_cmd(self) -> None:
-        if self.merge is not None or self.miniature is not None or self.grpo is not None:
+        if self.miniature is not None:
+            self.miniature.run(self.benchmark)
+            return
+        if self.merge is not None or self.grpo is not None:
             CliApp.run_subcommand(self)
             return
         if self.config is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from potcot.benchmarks.shipped import shipped_file, sources
+from potcot.shipped import shipped_file, sources
 from potcot.training.fetch import SOURCES, fetched_path
 from potcot.training.records import read_jsonl
 

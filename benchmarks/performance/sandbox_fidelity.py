@@ -2,11 +2,12 @@
 
     python -m potcot.benchmarks.performance.sandbox_fidelity [--per-shape 4] [--workers N] [--target 0.99]
 
-Runs every program of ``potcot.benchmarks.performance.fidelity_corpus`` through ``Sandbox.run_many`` and, in the same
-run and at the same concurrency, through plain CPython (a fresh ``python -c PROGRAM`` per
-program), then compares their stdout. Prints the number of programs, the share whose stdout is
-the same, and a line for each mismatch: its index and shape, the sandbox's status and error, and
-the first line that differs. Exits non-zero when the share is below the target.
+Runs every program of the fidelity corpus (``fidelity_corpus.yaml``, read by ``corpus``) through
+``Sandbox.run_many`` and, in the same run and at the same concurrency, through plain CPython (a
+fresh ``python -c PROGRAM`` per program), then compares their stdout. Prints the number of
+programs, the share whose stdout is the same, and a line for each mismatch: its index and shape,
+the sandbox's status and error, and the first line that differs. Exits non-zero when the share is
+below the target.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import time
 from itertools import zip_longest
 
-from potcot.benchmarks.performance.fidelity_corpus import SHAPES, CorpusProgram, build_corpus
+from potcot.benchmarks.performance.corpus import FIDELITY, CorpusProgram, build_corpus, shapes
 from potcot.sandbox import ExecutionResult, Sandbox
 
 
@@ -45,14 +46,14 @@ def mismatch_line(index: int, program: CorpusProgram, result: ExecutionResult, e
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-shape", type=int, default=4, help="programs drawn from each shape (4: 340 programs)")
+    parser.add_argument("--per-shape", type=int, default=4, help="programs of each shape, 1 to 4 (4: 340 programs)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="programs run at once, by both")
     parser.add_argument("--target", type=float, default=0.99, help="share of programs that must print the same")
     args = parser.parse_args()
 
-    corpus = build_corpus(args.per_shape)
+    corpus = build_corpus(FIDELITY, args.per_shape)
     codes = [program.code for program in corpus]
-    print(f"corpus: {len(corpus)} programs of {len(SHAPES)} shapes; {args.workers} at a time")
+    print(f"corpus: {len(corpus)} programs of {len(shapes(FIDELITY))} shapes; {args.workers} at a time")
 
     started = time.perf_counter()
     with Sandbox(args.workers) as sandbox:

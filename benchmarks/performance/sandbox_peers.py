@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from potcot.benchmarks.performance.fidelity_corpus import build_corpus
+from potcot.benchmarks.performance.corpus import FIDELITY, build_corpus
 from potcot.benchmarks.performance.sandbox_throughput import bare_fork_cpu_seconds
 from potcot.sandbox import Sandbox
 from potcot.sandbox.template import TemplateKind
@@ -199,12 +199,12 @@ def measure_round(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-shape", type=int, default=1, help="programs of each of the corpus's 85 shapes")
+    parser.add_argument("--per-shape", type=int, default=1, help="programs of each of the corpus's 85 shapes, 1 to 4")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, the executors' order rotating")
     parser.add_argument("--workers", type=int, default=2, help="programs in flight for the throughput")
     parser.add_argument("--json", type=Path, default=None, help="write every round's figures here")
     args = parser.parse_args()
-    codes = [program.code for program in build_corpus(args.per_shape)]
+    codes = [program.code for program in build_corpus(FIDELITY, args.per_shape)]
     factories = executors(args.workers)
     print(f"{len(codes)} programs of the fidelity corpus; executors: {', '.join(factories)}; {args.rounds} rounds")
     if "bubblewrap" not in factories:

@@ -2,9 +2,9 @@
 
     python -m potcot.benchmarks.performance.sandbox_throughput [--size 260] [--workers N] [--repeat 5]
 
-Runs the GSM8K-style corpus of ``potcot.benchmarks.performance.sandbox_corpus`` through ``Sandbox`` (every program in a
-process of its own, forked from a template that imported the libraries once) and, in the same run
-and at the same concurrency, through the baseline: ``python -c PROGRAM`` per program, with the same
+Runs the GSM8K-style corpus of ``throughput_corpus.yaml`` (read by ``corpus``) through ``Sandbox``
+(every program in a process of its own, forked from a template that imported the libraries once)
+and, in the same run and at the same concurrency, through the baseline: ``python -c PROGRAM`` per program, with the same
 libraries importable. Prints programs/s for both, their ratio, the pool's latency per program
 when programs arrive one at a time, and where the pool's CPU time went: the programs' own
 processes (fork aftermath, confining, compiling, running, exit), the templates (forking) and the
@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from potcot.benchmarks.performance.sandbox_corpus import build_corpus
+from potcot.benchmarks.performance.corpus import THROUGHPUT, build_corpus, shapes
 from potcot.sandbox import Sandbox
 from potcot.sandbox.result import last_printed_line
 from potcot.sandbox.template import TemplateKind
@@ -84,14 +84,20 @@ def bare_fork_cpu_seconds(kind: TemplateKind, forks: int = 400) -> float:
     return float(subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout)
 
 
+def corpus_programs(size: int) -> list[str]:
+    """The corpus's first ``size`` programs: its shapes in turn, as many rounds as it takes."""
+    per_shape = -(-size // len(shapes(THROUGHPUT)))
+    return [program.code for program in build_corpus(THROUGHPUT, per_shape)][:size]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=260, help="programs in the corpus (at least 200)")
+    parser.add_argument("--size", type=int, default=260, help="programs in the corpus, 200 to 260")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="programs run at once, by both")
     parser.add_argument("--repeat", type=int, default=5, help="passes over the corpus for the pool's timing")
     args = parser.parse_args()
 
-    corpus = build_corpus(args.size)
+    corpus = corpus_programs(args.size)
     scientific = sum("numpy" in code or "sympy" in code for code in corpus)
     print(f"corpus: {len(corpus)} programs, {scientific} importing numpy or sympy; {args.workers} at a time")
 

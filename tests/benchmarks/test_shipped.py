@@ -11,8 +11,8 @@ import pytest
 
 from potcot.benchmarks.commands import CompareCommand
 from potcot.benchmarks.datasets import DATASETS, load_dataset, published_figures
-from potcot.benchmarks.shipped import Source, data_folder, shipped_file, sources
 from potcot.cli import main
+from potcot.shipped import Source, data_folder, shipped_file, sources
 from tests.conftest import DATA_DIR
 
 PACKAGES = ("potcot.benchmarks", "potcot.training")

@@ -10,11 +10,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from pydantic_settings import CliApp
 
 from potcot.answers import chain_of_thought_answer, last_boxed
 from potcot.benchmarks.datasets import load_dataset
+from potcot.benchmarks.local import run_solves
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import Rationale
+from potcot.training.commands import TrainCommand
 from potcot.training.miniature.arithmetic import long_division, number, place_values, product, written
 from potcot.training.miniature.pipeline import MiniatureRun, run_miniature
 from potcot.training.miniature.splits import (
@@ -284,5 +287,10 @@ def test_the_command_writes_the_family(tmp_path: Path) -> None:
 def test_a_given_checkpoint_without_its_training_record_is_refused_before_the_data(tmp_path: Path) -> None:
     run = MiniatureRun(out=tmp_path / "run", cache_dir=tmp_path, data=MiniatureConfig(), checkpoint=tmp_path)
     with pytest.raises(ValueError, match=r"no trained\.json"):
-        run_miniature(run)
+        run_miniature(run, run_solves)
     assert not run.out.exists()
+
+
+def test_train_miniature_without_the_command_s_benchmark_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no benchmark was given"):
+        CliApp.run(TrainCommand, cli_args=["miniature", "--out", str(tmp_path / "run"), "--checkpoint", str(tmp_path)])

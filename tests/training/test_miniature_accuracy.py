@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from potcot.benchmarks.local import run_solves
 from potcot.server.solver import Strategy
 from potcot.training.miniature.pipeline import MiniatureRun, run_miniature
 from potcot.training.miniature.splits import TEST_SPLIT, MiniatureConfig
@@ -44,7 +45,7 @@ def accuracy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
         splits=(TEST_SPLIT,),
         checkpoint=MODEL,
     )
-    summary = run_miniature(run)
+    summary = run_miniature(run, run_solves)
     assert summary["items"] == {TEST_SPLIT: 300}
     return summary["splits"][TEST_SPLIT]
 

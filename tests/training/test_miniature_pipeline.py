@@ -14,6 +14,7 @@ import torch
 import yaml
 from safetensors import safe_open
 
+from potcot.benchmarks.local import run_solves
 from potcot.server.solver import Strategy
 from potcot.training.miniature.pipeline import CONFIG, MiniatureRun, freeze_checkpoint, run_miniature
 from potcot.training.miniature.splits import MiniatureConfig
@@ -41,7 +42,7 @@ def test_the_pipeline_trains_once_and_benchmarks_every_split(tmp_path: Path) -> 
         config=toy_config(tmp_path),
         strategies=(Strategy.COT, Strategy.POT),
     )
-    summary = run_miniature(run)
+    summary = run_miniature(run, run_solves)
     assert set(summary) == {"train_minutes", "checkpoint", "datasets", "splits", "items"}
     assert summary["items"] == {"test": 12, "held_out_templates": 12}
     assert {split: set(accuracies) for split, accuracies in summary["splits"].items()} == {
@@ -53,7 +54,7 @@ def test_the_pipeline_trains_once_and_benchmarks_every_split(tmp_path: Path) -> 
 
     trained = Path(summary["checkpoint"]) / "trained.json"
     made = trained.stat().st_mtime_ns
-    again = run_miniature(run)
+    again = run_miniature(run, run_solves)
     assert again["checkpoint"] == summary["checkpoint"]
     assert again["train_minutes"] == summary["train_minutes"]
     assert trained.stat().st_mtime_ns == made  # taken from the cache, not trained again
@@ -61,7 +62,7 @@ def test_the_pipeline_trains_once_and_benchmarks_every_split(tmp_path: Path) -> 
     frozen = freeze_checkpoint(Path(summary["checkpoint"]), tmp_path / "frozen")
     with safe_open(frozen / "model.safetensors", framework="pt") as weights:
         assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.bfloat16}
-    of_frozen = run_miniature(dataclasses.replace(run, out=tmp_path / "of-frozen", checkpoint=frozen))
+    of_frozen = run_miniature(dataclasses.replace(run, out=tmp_path / "of-frozen", checkpoint=frozen), run_solves)
     assert of_frozen["checkpoint"] == str(frozen)
     assert of_frozen["train_minutes"] == summary["train_minutes"]
     assert of_frozen["splits"] == summary["splits"]  # vLLM computed in bfloat16 already

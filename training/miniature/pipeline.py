@@ -6,25 +6,26 @@ The checkpoint is cached under the cache directory by a hash of the training dat
 config, so a second run only generates and benchmarks. A run given a trained checkpoint benchmarks
 that one: the reasoning regression test gives the frozen one committed in tests/fixtures/miniature,
 so it measures the solver on the same weights on every machine, not a retrain's luck.
+
+The benchmark step is given (``Benchmark``): the training does not import the benchmarks, so the
+``potcot`` command joins the evaluation suite to it (``potcot.benchmarks.local.run_solves``), as do
+the tests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from potcot.answers import Grader
-from potcot.benchmarks.client import BenchConfig, run_benchmark
-from potcot.benchmarks.local import LocalSolver
 from potcot.sandbox import Sandbox
 from potcot.server.prompts import PromptStyle
 from potcot.server.schema import SolveParameters
@@ -41,7 +42,23 @@ _MAX_TOKENS = 320  # the longest rationale of the family is about 200 tokens of 
 # A vote's most samples of each rationale: a quarter of the solver's default, which made vote alone
 # most of the run's half hour.
 _VOTE_SAMPLES = 2
+_CONCURRENCY = 64
 _RECORD = "trained.json"  # beside a trained checkpoint: the minutes its training took
+
+
+class Benchmark(Protocol):
+    """What benchmarks the trained model: every dataset with each of ``solves`` (one strategy
+    each), the model of ``settings`` loaded once, results in ``out``; returns the summary, whose
+    ``rows`` give each dataset's and strategy's ``accuracy`` and ``items``."""
+
+    def __call__(
+        self,
+        settings: SolverSettings,
+        datasets: Sequence[Path],
+        solves: Sequence[SolveParameters],
+        out: Path,
+        concurrency: int,
+    ) -> dict[str, Any]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +72,7 @@ class MiniatureRun:
     checkpoint: Path | None = None  # a trained model to benchmark in place of training one
 
 
-def run_miniature(run: MiniatureRun) -> dict[str, Any]:
+def run_miniature(run: MiniatureRun, benchmark: Benchmark) -> dict[str, Any]:
     """Data, checkpoint (trained, cached or given), benchmarks, summary; returns the summary it writes."""
     if run.checkpoint is not None and not (run.checkpoint / _RECORD).is_file():
         raise ValueError(f"{run.checkpoint} is not a miniature checkpoint: it has no {_RECORD}")
@@ -67,7 +84,10 @@ def run_miniature(run: MiniatureRun) -> dict[str, Any]:
     else:
         checkpoint, train_minutes = run.checkpoint, _train_minutes(run.checkpoint)
     datasets = {split: data_dir / "benchmarks" / f"{SOURCE}_{split}.jsonl" for split in run.splits}
-    bench = asyncio.run(benchmark(checkpoint, datasets, run.strategies, run.out / "bench"))
+    settings = SolverSettings(model=str(checkpoint), prompt_style=PromptStyle.ALPACA, max_model_len=None)
+    solves = [SolveParameters(strategy=strategy, max_tokens=_MAX_TOKENS, seed=0, samples=_VOTE_SAMPLES)
+              for strategy in run.strategies]  # fmt: skip
+    bench = benchmark(settings, list(datasets.values()), solves, run.out / "bench", _CONCURRENCY)
     summary = {
         "train_minutes": train_minutes,
         "checkpoint": str(checkpoint),
@@ -116,25 +136,6 @@ def freeze_checkpoint(checkpoint: Path, target: Path) -> Path:
 
 def _train_minutes(checkpoint: Path) -> float:
     return float(json.loads((checkpoint / _RECORD).read_text(encoding="utf-8"))["train_minutes"])
-
-
-async def benchmark(
-    checkpoint: Path, datasets: dict[str, Path], strategies: tuple[Strategy, ...], out: Path
-) -> dict[str, Any]:
-    """Every strategy on every split, on one engine loaded once; the benchmark's own summary."""
-    settings = SolverSettings(model=str(checkpoint), prompt_style=PromptStyle.ALPACA, max_model_len=None)
-    summary: dict[str, Any] = {}
-    with Grader() as grader:
-        async with LocalSolver.start(settings) as solver:
-            for strategy in strategies:
-                config = BenchConfig(
-                    datasets=tuple(str(path) for path in datasets.values()),
-                    out=out,
-                    solve=SolveParameters(strategy=strategy, max_tokens=_MAX_TOKENS, seed=0, samples=_VOTE_SAMPLES),
-                    concurrency=64,
-                )
-                summary = await run_benchmark(config, solver, grader)
-    return summary
 
 
 def _accuracies(bench: dict[str, Any], dataset: str) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Yield of the GSM8K program-of-thought converter on the whole training split.
 
-    python -m potcot.benchmarks.performance.gsm8k_pot_yield [--input gsm8k-train]
+    python -m potcot.training.performance.gsm8k_pot_yield [--input gsm8k-train]
 
 Converts every rationale (``training.gsm8k_pot``), runs the programs in the sandbox, and counts the
 rows whose program prints the gold answer (``potcot.answers``). For comparison, it also counts

@@ -6,6 +6,9 @@ A package's ``data/`` folder holds gzip JSONL files and ``sources.json``, one pr
 name: the file (null where potcot may not redistribute the data), its rows, the SHA-256 of the
 uncompressed file, where it was copied from and under which licences. The README there carries the
 attributions, and the tests check the files against these records.
+
+It imports nothing of potcot: the benchmarks and the training both read their shipped data
+through it, and neither imports the other.
 """
 
 from __future__ import annotations

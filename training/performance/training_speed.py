@@ -1,7 +1,7 @@
 """Training speed on this CPU, for the miniature's model: what gradient checkpointing and bfloat16
 autocast each cost or gain against plain float32.
 
-    python -m potcot.benchmarks.performance.training_speed [--config training/configs/miniature.yaml]
+    python -m potcot.training.performance.training_speed [--config training/configs/miniature.yaml]
 
 Both are settings a run can get without asking: TRL's ``SFTConfig`` turns gradient checkpointing
 on by default, which recomputes every layer's forward during the backward to save activation
@@ -24,7 +24,7 @@ from transformers import LlamaForCausalLM
 from potcot.training.config import TrainConfig
 from potcot.training.scratch import ScratchModel, llama_config
 
-MINIATURE = Path(__file__).parents[2] / "training" / "configs" / "miniature.yaml"
+MINIATURE = Path(__file__).parents[1] / "configs" / "miniature.yaml"
 
 
 def tokens_per_second(model: LlamaForCausalLM, batch: torch.Tensor, steps: int, bf16: bool) -> float:
