@@ -24,7 +24,7 @@ def response(answer: str | None, strict_answer: str | None) -> SolveResponse:
         model="scripted",
         answer=answer,
         strict_answer=strict_answer,
-        strategy="cot" if answer else None,
+        answered_by="cot" if answer else None,
         requested_strategy=Strategy.COT,
         fallback_reason=None,
         attempts=[],

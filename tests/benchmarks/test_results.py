@@ -99,7 +99,7 @@ def test_a_row_counts_every_generation_of_the_solve(attempts: list[dict[str, Any
             "model": "scripted",
             "answer": "18",
             "strict_answer": "18",
-            "strategy": "cot",
+            "answered_by": "cot",
             "requested_strategy": "hybrid",
             "fallback_reason": None,
             "attempts": attempts,
