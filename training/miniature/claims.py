@@ -15,8 +15,8 @@ from typing import Any
 
 from potcot.training.miniature.splits import MIXED_SPLIT, TEST_SPLIT, TEXT_TEST_SPLIT
 
-# Programs over text: pot at least this far above cot on the arithmetic test split, ten standard
-# errors of a 300-item split's difference: the gap is the claim, not sampling noise.
+# Programs over text: pot at least this far above cot on the arithmetic test split, seven standard
+# errors of a 300-item split's difference at the worst: the gap is the claim, not sampling noise.
 PROGRAMS_OVER_TEXT = 0.30
 # Mixing beats both: hybrid at least this far above the better of pot and cot on the mixed split,
 # and the text kinds' chains of thought at least at the floor (issue 32's targets).
