@@ -173,7 +173,9 @@ class MiniatureCommand(BaseModel):
     out: Path = Field(description="a folder for records/, mix/, benchmarks/ and manifest.json")
     seed: int = Field(0, description="the same seed writes the same files")
     train: int = Field(30_000, ge=1, description="training problems (each gives a cot, a pot and a tir record)")
-    test: int = Field(300, ge=1, description="problems in each test split: test, held_out_templates")
+    test: int = Field(300, ge=1, description="problems in each arithmetic test split: test, held_out_templates")
+    text_train: int = Field(4_500, ge=0, description="training problems of the text kinds (a cot record each)")
+    text_test: int = Field(120, ge=1, description="problems in the text kinds' test split, text_test")
     style: str = Field("alpaca", pattern="^(alpaca|chat)$", description="prompt style of mix/")
     eval_fraction: float = Field(0.02, ge=0, lt=1, description="training questions held out in mix/eval.jsonl")
     workers: int | None = Field(None, ge=1, description="sandbox workers; default: one per core")
@@ -182,15 +184,20 @@ class MiniatureCommand(BaseModel):
         from potcot.server.prompts import PromptStyle
         from potcot.training.miniature.splits import MiniatureConfig, write_miniature
 
-        config = MiniatureConfig(self.seed, self.train, self.test, PromptStyle(self.style), self.eval_fraction)
+        style = PromptStyle(self.style)
+        config = MiniatureConfig(
+            self.seed, self.train, self.test, style, self.eval_fraction, self.text_train, self.text_test
+        )
         try:
             with Sandbox(self.workers) as sandbox:
                 write_miniature(self.out, config, sandbox)
         except ValueError as error:
             raise SystemExit(f"potcot data miniature: {error}") from None
-        tests = ",".join(f"{self.out}/benchmarks/miniature_{split}.jsonl" for split in ("test", "held_out_templates"))
-        print(f"train {self.train}, test {self.test}, held_out_templates {self.test} problems in {self.out}; "
-              f"benchmark with `potcot bench --datasets {tests}`")  # fmt: skip
+        splits = ("test", "held_out_templates", "text_test")
+        tests = ",".join(f"{self.out}/benchmarks/miniature_{split}.jsonl" for split in splits)
+        print(f"train {self.train}, test {self.test}, held_out_templates {self.test} problems, text kinds "
+              f"text_train {self.text_train}, text_test {self.text_test} (mixed_test: test then text_test) in "
+              f"{self.out}; benchmark with `potcot bench --datasets {tests}`")  # fmt: skip
 
 
 class DataCommand(Command):
@@ -222,10 +229,12 @@ class MergeCommand(BaseModel):
 
 class MiniatureRunCommand(BaseModel):
     """The paper's claim in miniature: the family's data, a model trained from nothing (cached),
-    every strategy benchmarked on both test splits, runs/miniature/summary.json."""
+    every strategy benchmarked on the arithmetic and the text kinds' test splits, runs/miniature/summary.json
+    with the split that mixes the kinds and which half of the claim the run shows."""
 
     out: Path = Field(Path("runs/miniature"), description="where the data, benchmarks and summary go")
     train_problems: int = Field(30_000, ge=1, description="training problems (a cot, a pot and a tir record each)")
+    text_train_problems: int = Field(4_500, ge=0, description="training problems of the text kinds (a cot record each)")
     checkpoint: Path | None = Field(
         None, description="benchmark this trained model instead of training one (e.g. tests/fixtures/miniature)"
     )
@@ -236,20 +245,23 @@ class MiniatureRunCommand(BaseModel):
     def run(self, benchmark: Benchmark | None) -> None:
         """The run, its models benchmarked by ``benchmark`` (the evaluation suite, which the
         ``potcot`` command gives ``potcot train``)."""
-        from potcot.training.miniature.pipeline import MiniatureRun, freeze_checkpoint, run_miniature
+        from potcot.training.miniature.pipeline import ALL_SPLITS, MiniatureRun, freeze_checkpoint, run_miniature
         from potcot.training.miniature.splits import MiniatureConfig
 
         if benchmark is None:
             raise SystemExit("potcot train miniature: no benchmark was given (run it as the potcot command)")
-        data = MiniatureConfig(train=self.train_problems)
+        data = MiniatureConfig(train=self.train_problems, text_train=self.text_train_problems)
+        run = MiniatureRun(self.out, _cache_dir(), data, splits=ALL_SPLITS, checkpoint=self.checkpoint)
         try:
-            summary = run_miniature(MiniatureRun(self.out, _cache_dir(), data, checkpoint=self.checkpoint), benchmark)
+            summary = run_miniature(run, benchmark)
         except ValueError as error:
             raise SystemExit(f"potcot train miniature: {error}") from None
         if self.freeze is not None:
             print(f"frozen model in {freeze_checkpoint(Path(summary['checkpoint']), self.freeze)}")
         for split, accuracies in summary["splits"].items():
             print(f"{split}: " + ", ".join(f"{strategy} {accuracy:.3f}" for strategy, accuracy in accuracies.items()))
+        for claim in summary.get("claims", {}).values():
+            print(claim["says"])
         print(f"trained in {summary['train_minutes']:.1f} min; summary.json, summary.md, accuracy.png in {self.out}")
 
 

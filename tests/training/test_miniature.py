@@ -23,11 +23,13 @@ from potcot.training.miniature.pipeline import MiniatureRun, run_miniature
 from potcot.training.miniature.splits import (
     HELD_OUT_SPLIT,
     TEST_SPLIT,
+    TEXT_TEST_SPLIT,
     TRAIN_SPLIT,
     MiniatureConfig,
     Problem,
     draw_split,
     draw_splits,
+    draw_text_splits,
     printed_answer,
     rationale_records,
     run_programs,
@@ -53,7 +55,7 @@ def splits() -> dict[str, list[Problem]]:
 @pytest.fixture(scope="module")
 def written_out(tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> Path:
     out = tmp_path_factory.mktemp("miniature")
-    write_miniature(out, MiniatureConfig(seed=1, train=120, test=60), sandbox)
+    write_miniature(out, MiniatureConfig(seed=1, train=120, test=60, text_train=30, text_test=12), sandbox)
     return out
 
 
@@ -264,24 +266,33 @@ def test_benchmark_files_load_as_datasets(written_out: Path) -> None:
 
 
 def test_records_and_mix_hold_three_rationales_per_problem(written_out: Path) -> None:
+    """Three per arithmetic problem, and a chain of thought for each text kind's, after them."""
     for rationale in Rationale:
         records = list(read_records(written_out / "records" / f"{rationale.value}.jsonl"))
-        assert len(records) == 120 and {record.rationale for record in records} == {rationale}
+        assert len(records) == (150 if rationale is Rationale.COT else 120)
+        assert {record.rationale for record in records} == {rationale}
     mixed = [json.loads(line) for name in ("train", "eval") for line in (written_out / "mix" / f"{name}.jsonl").open()]
-    assert len(mixed) == 360
+    assert len(mixed) == 390
     assert {row["source"].rsplit("/", 1)[1] for row in mixed} == {"cot", "pot", "tir"}
     manifest = json.loads((written_out / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["items"] == {TRAIN_SPLIT: 120, TEST_SPLIT: 60, HELD_OUT_SPLIT: 60}
+    assert manifest["items"] == {TRAIN_SPLIT: 120, TEST_SPLIT: 60, HELD_OUT_SPLIT: 60, "text_train": 30,
+                                 "text_test": 12}  # fmt: skip
 
 
 def test_the_command_writes_the_family(tmp_path: Path) -> None:
-    args = ["data", "miniature", "--out", str(tmp_path), "--train", "50", "--test", "10", "--workers", "1"]
+    args = ["data", "miniature", "--out", str(tmp_path), "--train", "50", "--test", "10", "--workers", "1",
+            "--text-train", "12", "--text-test", "6"]  # fmt: skip
     completed = subprocess.run([POTCOT, *args], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    assert "train 50, test 10, held_out_templates 10" in completed.stdout
+    assert (
+        "train 50, test 10, held_out_templates 10 problems, text kinds text_train 12, text_test 6" in completed.stdout
+    )
     written = load_dataset(str(tmp_path / "benchmarks" / "miniature_test.jsonl")).items
     here = draw_splits(MiniatureConfig(train=50, test=10))[TEST_SPLIT]  # another process, the same problems
     assert [(item.id, item.question, item.answer) for item in written] == [(p.id, p.question, p.answer) for p in here]
+    text = load_dataset(str(tmp_path / "benchmarks" / "miniature_text_test.jsonl")).items
+    drawn = draw_text_splits(MiniatureConfig(text_train=12, text_test=6))[TEXT_TEST_SPLIT]
+    assert [(item.id, item.question, item.choices) for item in text] == [(p.id, p.question, p.choices) for p in drawn]
 
 
 def test_a_given_checkpoint_without_its_training_record_is_refused_before_the_data(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """The paper's claim in miniature, end to end (``make miniature``, ``potcot train miniature``): the
-family's data, a model trained from nothing on it, every strategy benchmarked on both test splits,
-and one summary of it all in ``runs/miniature/summary.json``.
+family's data, a model trained from nothing on it, every strategy benchmarked on the test splits,
+and one summary of it all in ``runs/miniature/summary.json`` and ``summary.md``: every split's
+accuracies, and, for a run that benchmarks the text kinds beside the arithmetic, the split that
+mixes them and which half of the claim the run shows (``claims``).
 
 The checkpoint is cached under the cache directory by a hash of the training data and the training
 config, so a second run only generates and benchmarks. A run given a trained checkpoint benchmarks
@@ -32,12 +34,24 @@ from potcot.server.schema import SolveParameters
 from potcot.server.settings import SolverSettings
 from potcot.server.solver import Strategy
 from potcot.training.config import TrainConfig
-from potcot.training.miniature.splits import HELD_OUT_SPLIT, SOURCE, TEST_SPLIT, MiniatureConfig, write_miniature
+from potcot.training.miniature.claims import claims, mixed_accuracies, summary_markdown
+from potcot.training.miniature.splits import (
+    HELD_OUT_SPLIT,
+    MIXED_SPLIT,
+    SOURCE,
+    TEST_SPLIT,
+    TEXT_TEST_SPLIT,
+    MiniatureConfig,
+    write_miniature,
+)
 from potcot.training.sft import train
 
 CONFIG = Path(__file__).parents[1] / "configs" / "miniature.yaml"
 STRATEGIES = (Strategy.COT, Strategy.POT, Strategy.HYBRID, Strategy.TIR, Strategy.VOTE)
-SPLITS = (TEST_SPLIT, HELD_OUT_SPLIT)
+SPLITS = (TEST_SPLIT, HELD_OUT_SPLIT)  # the arithmetic's: what the claim's first half is judged on
+# With the text kinds: the mixed split (test, then text_test) is reckoned from these, and both
+# halves of the claim are judged (``potcot train miniature`` benchmarks these).
+ALL_SPLITS = (*SPLITS, TEXT_TEST_SPLIT)
 _MAX_TOKENS = 320  # the longest rationale of the family is about 200 tokens of this tokenizer
 # A vote's most samples of each rationale: a quarter of the solver's default, which made vote alone
 # most of the run's half hour.
@@ -92,14 +106,31 @@ def run_miniature(run: MiniatureRun, benchmark: Benchmark) -> dict[str, Any]:
         "train_minutes": train_minutes,
         "checkpoint": str(checkpoint),
         "datasets": {split: str(path) for split, path in datasets.items()},
-        "splits": {split: _accuracies(bench, f"{SOURCE}_{split}") for split in run.splits},
-        "items": {split: _items(bench, f"{SOURCE}_{split}") for split in run.splits},
-    }
-    (run.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    for name in ("summary.md", "accuracy.png"):
-        shutil.copyfile(run.out / "bench" / name, run.out / name)
-    shutil.copyfile(checkpoint / "loss.png", run.out / "loss.png")
+    } | _results(bench, run.splits)
+    _write_summary(run.out, summary, checkpoint)
     return summary
+
+
+def _write_summary(out: Path, summary: dict[str, Any], checkpoint: Path) -> None:
+    """summary.json; summary.md, the claim in words above the benchmark's own table; the charts."""
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    words = summary_markdown(summary["splits"], summary["items"], summary.get("claims"))
+    table = (out / "bench" / "summary.md").read_text(encoding="utf-8")
+    (out / "summary.md").write_text(f"{words}\n## The benchmark\n\n{table}", encoding="utf-8")
+    shutil.copyfile(out / "bench" / "accuracy.png", out / "accuracy.png")
+    shutil.copyfile(checkpoint / "loss.png", out / "loss.png")
+
+
+def _results(bench: dict[str, Any], splits: Sequence[str]) -> dict[str, Any]:
+    """Every benchmarked split's accuracies and items; with both the arithmetic and the text test
+    splits, the mixed split reckoned from them and the claim's two halves judged."""
+    accuracies = {split: _accuracies(bench, f"{SOURCE}_{split}") for split in splits}
+    items = {split: _items(bench, f"{SOURCE}_{split}") for split in splits}
+    if TEST_SPLIT not in splits or TEXT_TEST_SPLIT not in splits:
+        return {"splits": accuracies, "items": items}
+    accuracies[MIXED_SPLIT] = mixed_accuracies(accuracies, items)
+    items[MIXED_SPLIT] = items[TEST_SPLIT] + items[TEXT_TEST_SPLIT]
+    return {"splits": accuracies, "items": items, "claims": claims(accuracies)}
 
 
 def cached_checkpoint(run: MiniatureRun, data_dir: Path) -> tuple[Path, float]:

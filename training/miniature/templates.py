@@ -24,14 +24,15 @@ from potcot.training.miniature.work import CONTAINERS, Quantity, Work
 Value = Quantity | Fraction
 _OPERATIONS = frozenset({"+", "-", "*", "/", "//", "%", "ceil", "pct"})
 _FIELDS = frozenset({"draw", "ask", "given", "variables", "code", "steps", "answer"})
-# Pure helpers a draw may call, beside the drawing functions that ``_functions`` binds to a problem.
+# Pure helpers a draw may call, beside the drawing functions that ``draw_functions`` binds to a problem.
 _HELPERS: dict[str, Callable[..., Any]] = {
     "max": max,
+    "min": min,
     "gcd": math.gcd,
     "round_up": lambda number, multiple: -(-number // multiple) * multiple,
     "capitalize": str.capitalize,
 }
-_CALLABLE = frozenset({"person", "people", "item", "items", "container", "pick", "randint", "amount", *_HELPERS})
+CALLABLE = frozenset({"person", "people", "item", "items", "container", "pick", "randint", "amount", *_HELPERS})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,6 +62,8 @@ class Loop:
 
 # A step: a calculation, a loop of them, or a sentence of the text that states a reason.
 Step = Calc | Loop | str
+# A template's draws: the names each expression's value is bound to, in the file's order.
+Draws = tuple[tuple[tuple[str, ...], Expression], ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Template:
     """One template of the family, as ``templates.yaml`` writes it."""
 
     name: str
-    draws: tuple[tuple[tuple[str, ...], Expression], ...]
+    draws: Draws
     asks: tuple[str, ...]
     givens: tuple[tuple[str, str], ...]
     variables: tuple[tuple[str, str], ...]
@@ -90,11 +93,7 @@ class Template:
 
     def draw(self, w: Work) -> dict[str, Any]:
         """The template's numbers and words, in the file's order: its generator's order."""
-        functions, drawn = _functions(w), dict[str, Any]()
-        for targets, expression in self.draws:
-            value = expression.evaluate(drawn, functions)
-            drawn.update(zip(targets, value, strict=True) if len(targets) > 1 else [(targets[0], value)])
-        return drawn
+        return draw_values(self.draws, w)
 
     def _answer(self, values: Mapping[str, Value], named: Mapping[str, str], drawn: Mapping[str, Any]) -> Quantity:
         """The last step's quantity; or, where the template's code computes it, the program's
@@ -108,7 +107,16 @@ class Template:
         return found
 
 
-def _functions(w: Work) -> dict[str, Callable[..., Any]]:
+def draw_values(draws: Draws, w: Work) -> dict[str, Any]:
+    """Every draw's value, in order, each expression seeing the names drawn before it."""
+    functions, drawn = draw_functions(w), dict[str, Any]()
+    for targets, expression in draws:
+        value = expression.evaluate(drawn, functions)
+        drawn.update(zip(targets, value, strict=True) if len(targets) > 1 else [(targets[0], value)])
+    return drawn
+
+
+def draw_functions(w: Work) -> dict[str, Callable[..., Any]]:
     """What a draw may call: the problem's generator, through ``Work``, and the pure helpers."""
     return {
         "person": lambda: w.people(1)[0],
@@ -147,11 +155,7 @@ def _template(name: str, entry: Mapping[str, Any]) -> Template:
     """A template from its entry in the file, its expressions and steps checked as it is read."""
     if unknown := set(entry) - _FIELDS:
         raise ValueError(f"template {name}: unknown fields {sorted(unknown)}")
-    draws = tuple(
-        (tuple(map(str.strip, names.split(","))), Expression(str(text))) for names, text in entry["draw"].items()
-    )
-    if uncallable := set().union(*(expression.calls for _, expression in draws)) - _CALLABLE:
-        raise ValueError(f"template {name}: a draw calls {sorted(uncallable)}, which a template cannot")
+    draws = read_draws(name, entry["draw"])
     steps = tuple(map(_step, entry["steps"]))
     answer: tuple[str | None, str]
     if "answer" in entry:
@@ -171,6 +175,14 @@ def _template(name: str, entry: Mapping[str, Any]) -> Template:
         steps,
         answer,
     )
+
+
+def read_draws(name: str, entries: Mapping[str, Any]) -> Draws:
+    """A template's ``draw`` section, each expression checked to call only what a draw may."""
+    draws = tuple((tuple(map(str.strip, names.split(","))), Expression(str(text))) for names, text in entries.items())
+    if uncallable := set().union(*(expression.calls for _, expression in draws)) - CALLABLE:
+        raise ValueError(f"template {name}: a draw calls {sorted(uncallable)}, which a template cannot")
+    return draws
 
 
 def _step(entry: Any) -> Step:
