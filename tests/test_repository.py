@@ -115,4 +115,5 @@ def test_a_wheel_built_from_the_clone_carries_the_shipped_data_and_no_experiment
     assert "potcot/benchmarks/data/mammoth_published.json" in names
     assert "potcot/training/configs/smollm2_gsm8k_lora.yaml" in names
     assert "potcot/training/miniature/templates.yaml" in names  # potcot data miniature's, a user's command
+    assert "potcot/training/miniature/text_templates.yaml" in names
     assert [name for name in names if "/performance/" in name or "corpus" in name] == []
