@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(ENGINE)
 
-.PHONY: run test lint bench clean miniature
+.PHONY: run test test-quick lint bench clean miniature
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ endif
 run: $(STAMP)
 	$(BIN)/potcot serve
 
+# The whole suite, on TEST_WORKERS processes (pytest-xdist): the tests of the live server on one
+# worker, beside one engine; the heaviest tiers first (tests/conftest.py orders and groups them).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
+# The quick loop: every test but the engine, training and fleet tiers (pyproject.toml's markers).
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # The paper's claim in miniature: data, a model trained from nothing (cached), every strategy benchmarked.
 miniature: $(STAMP)

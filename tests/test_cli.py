@@ -233,7 +233,7 @@ def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
     return True
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_sigterm_takes_down_the_engine_a_command_started(tmp_path: Path) -> None:
     """docker stop, systemd and timeout send SIGTERM: a bench in progress stops as on Ctrl-C, and
     vLLM's engine process and the sandbox's templates go with it rather than live on orphaned."""

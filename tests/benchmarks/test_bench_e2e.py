@@ -12,7 +12,7 @@ from potcot.benchmarks.results import ResultsFile
 from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
 from tests.conftest import DATA_DIR, ENGINE_FLAGS
 
-pytestmark = pytest.mark.slow  # potcot bench against the real engine
+pytestmark = pytest.mark.engine  # potcot bench against the real engine
 
 POTCOT = str(Path(sys.executable).with_name("potcot"))
 SUITE = ("--datasets", "gsm8k,aqua", "--data-dir", str(DATA_DIR), "--limit", "3", "--max-tokens", "48", "--seed", "0")

@@ -12,6 +12,8 @@ import pytest
 
 from potcot.sandbox import Sandbox
 
+pytestmark = pytest.mark.isolation  # the sandbox's kernel confinement
+
 
 def escape(expression: str) -> str:
     """A program that evaluates ``expression`` outside RestrictedPython, through sympy."""

@@ -34,6 +34,8 @@ from potcot.sandbox import ExecutionResult, Sandbox, SandboxLimits
 from tests.sandbox import attacks
 from tests.sandbox.attacks import DISARM, MARK, UNISOLATED, Code, escape
 
+pytestmark = pytest.mark.isolation  # the sandbox's kernel confinement
+
 # Room for an environment dump, and time for a scan of every object in the process.
 LIMITS = SandboxLimits(timeout_s=10.0, memory_mb=512, max_output_chars=20_000)
 SECRET_HEAD, SECRET_TAIL = "potcot", "secret"  # what an attacker searches for: the tokens' prefix

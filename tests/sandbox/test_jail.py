@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.isolation  # the sandbox's kernel confinement
+
 PROBE = textwrap.dedent("""
     import ctypes, json, os, resource, socket, sys, time
     from potcot.sandbox.jail import Jail, ProcessLimits, TemplateIsolation, library_paths

@@ -29,6 +29,8 @@ import pytest
 from potcot.sandbox import ExecutionResult, Sandbox, SandboxLimits, wire
 from tests.sandbox.attacks import DISARM, MARK, escape, python
 
+pytestmark = pytest.mark.isolation  # the sandbox's kernel confinement
+
 LIMITS = SandboxLimits(timeout_s=5.0, memory_mb=512, max_output_chars=20_000)
 
 

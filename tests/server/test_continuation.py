@@ -192,7 +192,7 @@ COUNTING = Prompt(messages=(ChatMessage("user", "Count from 1 to 20, separated b
 COUNTED = "1, 2, 3, 4, 5, 6, 7,"
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 @pytest.mark.anyio
 async def test_in_process_engine_continues_the_reply() -> None:
     """The continuation is read as the reply's start: the prompt grows by exactly its tokens, and

@@ -18,7 +18,7 @@ from potcot.server.embedded import model_to_serve
 from potcot.server.fleet.local import CPU_ENGINE_FLAGS, Fleet, FleetSpec
 from potcot.server.settings import EngineSettings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.fleet, pytest.mark.engine]
 
 QUESTION = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?"  # noqa: E501
 # Each replica's KV cache small, so that two fit beside the suite's own server, and given in

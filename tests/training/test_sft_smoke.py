@@ -23,7 +23,7 @@ from potcot.training.records import chain_of_thought, read_jsonl, write_jsonl
 from potcot.training.sft import train
 from tests.conftest import DATA_DIR
 
-pytestmark = pytest.mark.slow  # trains a model, then serves it with the real engine
+pytestmark = [pytest.mark.training, pytest.mark.engine]  # trains a model, then serves it with the real engine
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 
