@@ -12,8 +12,6 @@ from potcot.benchmarks.results import ResultsFile
 from potcot.server.fleet.processes import ServerProcess, free_port, potcot_serve
 from tests.conftest import DATA_DIR, ENGINE_FLAGS
 
-pytestmark = pytest.mark.engine  # potcot bench against the real engine
-
 POTCOT = str(Path(sys.executable).with_name("potcot"))
 SUITE = ("--datasets", "gsm8k,aqua", "--data-dir", str(DATA_DIR), "--limit", "3", "--max-tokens", "48", "--seed", "0")
 
@@ -67,6 +65,7 @@ def test_bench_against_the_server_then_resume(live_server: ServerProcess, tmp_pa
     assert (out / "comparison.md").exists()
 
 
+@pytest.mark.engine  # a server of its own, then the engine in process (the live server's test is engine by its fixture)
 def test_in_process_answers_are_the_http_answers(tmp_path: Path) -> None:
     """Same model, data and seed: the same answers. In float32, since bfloat16 sums can round
     differently when vLLM batches requests differently, which changes greedy choices."""

@@ -266,7 +266,7 @@ def test_a_rollout_stops_when_its_rounds_or_its_tokens_run_out(
 # One real run.
 
 
-@pytest.mark.slow  # a minute or two of GRPO steps on 2 cores
+@pytest.mark.training  # a minute or two of GRPO steps on 2 cores
 def test_potcot_train_grpo_trains_the_miniature_through_the_sandbox(tmp_path: Path) -> None:
     config = {
         "model": str(MINIATURE),

@@ -23,7 +23,7 @@ from potcot.training.records import chain_of_thought, read_jsonl, write_jsonl
 from potcot.training.sft import train
 from tests.conftest import DATA_DIR
 
-pytestmark = [pytest.mark.training, pytest.mark.engine]  # trains a model, then serves it with the real engine
+pytestmark = pytest.mark.training
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 
@@ -85,6 +85,7 @@ def losses(output_dir: Path) -> list[float]:
     return [entry["loss"] for entry in history if "loss" in entry]
 
 
+@pytest.mark.engine  # then serves the model it trained
 def test_full_fine_tuning_learns_and_serves(workspace: Path) -> None:
     output = workspace / "full"
     settings = {"learning_rate": 3e-3, "max_steps": 80, "global_batch_size": 8, "per_device_train_batch_size": 8}
