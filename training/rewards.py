@@ -27,11 +27,12 @@ the run in a ``RewardLedger`` for the run's summary.
 
 from __future__ import annotations
 
+import abc
 import collections
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from potcot.answers import Grader, chain_of_thought_answer, extract_program, program_answer
 from potcot.answers.parse import last_python_block
@@ -206,48 +207,14 @@ def _scattered(places: list[int], values: list[float], count: int) -> list[float
     return rewards
 
 
-class ProgramReward:
-    """The ``pot`` reward: programs run in ``sandbox`` (owned by whoever made it), graded by ``grader``."""
+class RationaleReward(abc.ABC):
+    """One rationale's reward in TRL's form: the completions of its rationale judged (``judge``),
+    the others None; every verdict counted in the ledger and the rationale's accuracy logged."""
 
-    def __init__(
-        self, sandbox: Sandbox, grader: Grader, timeout_s: float | None = None, ledger: RewardLedger | None = None
-    ) -> None:
-        self.__name__ = Rationale.POT.value
-        self.sandbox, self.grader, self.timeout_s = sandbox, grader, timeout_s
-        self.ledger = ledger or RewardLedger()
-
-    def __call__(
-        self,
-        prompts: Sequence[Any],
-        completions: Sequence[Completion],
-        answer: Sequence[str],
-        rationale: Sequence[str] | None = None,
-        choices: Sequence[Sequence[str] | None] | None = None,
-        log_metric: LogMetric | None = None,
-        **_: Any,
-    ) -> list[float | None]:
-        places = _rows_of(Rationale.POT, rationale, len(completions))
-        options = choices or [None] * len(completions)
-        verdicts = judge_programs(
-            [text_of(completions[place]) for place in places],
-            [answer[place] for place in places],
-            [options[place] for place in places],
-            self.sandbox,
-            self.grader,
-            self.timeout_s,
-        )
-        outcomes = [verdict.outcome for verdict in verdicts]
-        self.ledger.add(Rationale.POT.value, outcomes)
-        _log_accuracy(log_metric, Rationale.POT, verdicts)
-        _log_shares(log_metric, "sandbox/pot", outcomes)
-        return _scattered(places, [verdict.reward for verdict in verdicts], len(completions))
-
-
-class ChainOfThoughtReward:
-    """The ``cot`` reward: the stated answer, graded by ``grader``."""
+    rationale: ClassVar[Rationale]
 
     def __init__(self, grader: Grader, ledger: RewardLedger | None = None) -> None:
-        self.__name__ = Rationale.COT.value
+        self.__name__ = self.rationale.value
         self.grader = grader
         self.ledger = ledger or RewardLedger()
 
@@ -259,53 +226,91 @@ class ChainOfThoughtReward:
         rationale: Sequence[str] | None = None,
         choices: Sequence[Sequence[str] | None] | None = None,
         log_metric: LogMetric | None = None,
-        **_: Any,
+        **columns: Any,
     ) -> list[float | None]:
-        places = _rows_of(Rationale.COT, rationale, len(completions))
+        places = _rows_of(self.rationale, rationale, len(completions))
         options = choices or [None] * len(completions)
-        verdicts = [
-            judge_chain_of_thought(text_of(completions[place]), answer[place], options[place], self.grader)
-            for place in places
-        ]
-        self.ledger.add(Rationale.COT.value, [verdict.outcome for verdict in verdicts])
-        _log_accuracy(log_metric, Rationale.COT, verdicts)
+        verdicts = self.judge(
+            [text_of(completions[place]) for place in places],
+            [answer[place] for place in places],
+            [options[place] for place in places],
+        )
+        self.ledger.add(self.rationale.value, [verdict.outcome for verdict in verdicts])
+        _log_accuracy(log_metric, self.rationale, verdicts)
+        self.observe(places, verdicts, columns, log_metric)
         return _scattered(places, [verdict.reward for verdict in verdicts], len(completions))
 
+    @abc.abstractmethod
+    def judge(
+        self, texts: Sequence[str], answers: Sequence[str], options: Sequence[Sequence[str] | None]
+    ) -> list[Verdict]: ...
 
-class ToolIntegratedReward:
+    def observe(  # noqa: B027 - a hook: a rationale that ran no programs logs nothing more
+        self, places: Sequence[int], verdicts: Sequence[Verdict], columns: Mapping[str, Any], log: LogMetric | None
+    ) -> None:
+        """What a rationale logs beyond its accuracy: its programs' outcomes, where it ran some."""
+
+
+class ProgramReward(RationaleReward):
+    """The ``pot`` reward: programs run in ``sandbox`` (owned by whoever made it), graded by ``grader``."""
+
+    rationale = Rationale.POT
+
+    def __init__(
+        self, sandbox: Sandbox, grader: Grader, timeout_s: float | None = None, ledger: RewardLedger | None = None
+    ) -> None:
+        super().__init__(grader, ledger)
+        self.sandbox, self.timeout_s = sandbox, timeout_s
+
+    def judge(
+        self, texts: Sequence[str], answers: Sequence[str], options: Sequence[Sequence[str] | None]
+    ) -> list[Verdict]:
+        return judge_programs(texts, answers, options, self.sandbox, self.grader, self.timeout_s)
+
+    def observe(
+        self, places: Sequence[int], verdicts: Sequence[Verdict], columns: Mapping[str, Any], log: LogMetric | None
+    ) -> None:
+        _log_shares(log, "sandbox/pot", [verdict.outcome for verdict in verdicts])
+
+
+class ChainOfThoughtReward(RationaleReward):
+    """The ``cot`` reward: the stated answer, graded by ``grader``."""
+
+    rationale = Rationale.COT
+
+    def judge(
+        self, texts: Sequence[str], answers: Sequence[str], options: Sequence[Sequence[str] | None]
+    ) -> list[Verdict]:
+        return [
+            judge_chain_of_thought(text, reference, choices, self.grader)
+            for text, reference, choices in zip(texts, answers, options, strict=True)
+        ]
+
+
+class ToolIntegratedReward(RationaleReward):
     """The ``tir`` reward: a rollout's final answer, graded by ``grader``. The rollout
     (``training.rollouts``) passes the sandbox statuses of the code blocks it ran as the
     ``tool_outcomes`` column; without it (a completion judged on its own) the final round is read
     from the text."""
 
-    def __init__(self, grader: Grader, ledger: RewardLedger | None = None) -> None:
-        self.__name__ = Rationale.TIR.value
-        self.grader = grader
-        self.ledger = ledger or RewardLedger()
+    rationale = Rationale.TIR
 
-    def __call__(
-        self,
-        prompts: Sequence[Any],
-        completions: Sequence[Completion],
-        answer: Sequence[str],
-        rationale: Sequence[str] | None = None,
-        choices: Sequence[Sequence[str] | None] | None = None,
-        log_metric: LogMetric | None = None,
-        tool_outcomes: Sequence[Sequence[str]] | None = None,
-        **_: Any,
-    ) -> list[float | None]:
-        places = _rows_of(Rationale.TIR, rationale, len(completions))
-        options = choices or [None] * len(completions)
+    def judge(
+        self, texts: Sequence[str], answers: Sequence[str], options: Sequence[Sequence[str] | None]
+    ) -> list[Verdict]:
         verdicts = []
-        for place in places:
-            final, exhausted = final_round(text_of(completions[place]))
-            verdicts.append(judge_tool_integrated(final, exhausted, answer[place], options[place], self.grader))
+        for text, reference, choices in zip(texts, answers, options, strict=True):
+            final, exhausted = final_round(text)
+            verdicts.append(judge_tool_integrated(final, exhausted, reference, choices, self.grader))
+        return verdicts
+
+    def observe(
+        self, places: Sequence[int], verdicts: Sequence[Verdict], columns: Mapping[str, Any], log: LogMetric | None
+    ) -> None:
+        tool_outcomes: Sequence[Sequence[str]] | None = columns.get("tool_outcomes")
         calls = [outcome for place in places for outcome in (tool_outcomes[place] if tool_outcomes else ())]
-        self.ledger.add(Rationale.TIR.value, [verdict.outcome for verdict in verdicts])
         self.ledger.add("tir_calls", calls)
-        _log_accuracy(log_metric, Rationale.TIR, verdicts)
-        _log_shares(log_metric, "sandbox/tir", calls)
-        return _scattered(places, [verdict.reward for verdict in verdicts], len(completions))
+        _log_shares(log, "sandbox/tir", calls)
 
 
 def format_reward(
