@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(ENGINE)
 
-.PHONY: run test test-quick lint bench clean miniature
+.PHONY: run test test-fast test-quick lint bench clean miniature
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,13 @@ endif
 run: $(STAMP)
 	$(BIN)/potcot serve
 
-# The whole suite, on TEST_WORKERS processes (pytest-xdist): the tests of the live server on one
-# worker, beside one engine; the heaviest tiers first (tests/conftest.py orders and groups them).
+# The whole suite, in one process: the time-budget tests of training measure a steady machine, which a
+# second worker is not (make test-fast: two pytest-xdist workers, about 16 minutes, for a quiet look).
 TEST_WORKERS ?= 2
 test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # The quick loop: every test but the engine, training and fleet tiers (pyproject.toml's markers).
